@@ -1,0 +1,106 @@
+"""Shared test machinery: the repo on sys.path, a headless backend, and running lessons as a user would."""
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+os.environ["MPLBACKEND"] = "Agg"  # before anything imports pyplot
+
+LESSON_SCRIPTS = sorted(REPO_ROOT.glob("lesson_*/[0-9][0-9]_*.py"))
+LESSON_TIMEOUT_S = 300
+PARALLEL_LESSONS = 2  # the CI machine has two cores
+# Keys whose values are wall-clock measurements, hence differ between two identical runs.
+TIMING_KEYS = {"seconds", "images_per_second"}
+
+
+def lesson_id(script: Path) -> str:
+    return f"{script.parent.name}/{script.stem}"
+
+
+@dataclass
+class LessonRun:
+    script: Path
+    flags: tuple
+    out_dir: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def metrics(self) -> dict:
+        from tools.metrics import read_metrics
+        return read_metrics(self.out_dir)
+
+    def explain(self) -> str:
+        return (f"{lesson_id(self.script)} {' '.join(self.flags)} exited {self.returncode}\n"
+                f"--- stdout (end) ---\n{self.stdout[-3000:]}\n--- stderr (end) ---\n{self.stderr[-3000:]}")
+
+
+def _decoy_packages(root: Path) -> Path:
+    """Packages called `tools` and `model` that must never be imported instead of the repo's."""
+    for name in ("tools", "model"):
+        package = root / name
+        package.mkdir(parents=True, exist_ok=True)
+        (package / "__init__.py").write_text(
+            f"raise ImportError('a foreign package called {name} was imported instead of the repo one')\n")
+    return root
+
+
+class LessonRunner:
+    """Runs lesson scripts as subprocesses, from a temporary working directory, like a user would:
+    `python -W error::DeprecationWarning -W error::FutureWarning lesson_x/NN_y.py --out-dir D flags`.
+    Results are cached per (script, flags, tag) for the whole session, so smoke and claim tests
+    share one run.
+    """
+
+    def __init__(self, tmp_root: Path):
+        self.tmp_root = tmp_root
+        self.work_dir = tmp_root / "cwd"
+        self.work_dir.mkdir()
+        decoys = _decoy_packages(tmp_root / "decoys")
+        self.env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(decoys),
+                        OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+        self.cache: dict = {}
+
+    def _out_dir(self, script: Path, flags: tuple, tag: str) -> Path:
+        safe = "_".join([script.parent.name, script.stem, tag, *flags]).replace("-", "").replace("/", "_")
+        return self.tmp_root / "outputs" / safe[:120]
+
+    def run(self, script: Path, *flags: str, tag: str = "") -> LessonRun:
+        key = (script, flags, tag)
+        if key not in self.cache:
+            out_dir = self._out_dir(script, flags, tag)
+            command = [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning",
+                       str(script), "--out-dir", str(out_dir), *flags]
+            completed = subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True,
+                                       text=True, timeout=LESSON_TIMEOUT_S, stdin=subprocess.DEVNULL)
+            self.cache[key] = LessonRun(script, flags, out_dir, completed.returncode,
+                                        completed.stdout, completed.stderr)
+        return self.cache[key]
+
+    def run_many(self, requests: list) -> list:
+        """Run several (script, flags...) requests at once, two at a time."""
+        with ThreadPoolExecutor(max_workers=PARALLEL_LESSONS) as pool:
+            return list(pool.map(lambda request: self.run(request[0], *request[1:]), requests))
+
+
+@pytest.fixture(scope="session")
+def lesson_runner(tmp_path_factory) -> LessonRunner:
+    return LessonRunner(tmp_path_factory.mktemp("lessons"))
+
+
+@pytest.fixture(scope="session")
+def quick_runs(lesson_runner) -> dict:
+    """Every lesson run once with --quick (all of them at the first request, two at a time)."""
+    runs = lesson_runner.run_many([(script, "--quick") for script in LESSON_SCRIPTS])
+    return {run.script: run for run in runs}
+
+
+def lesson_script(folder: str, stem: str) -> Path:
+    return REPO_ROOT / folder / f"{stem}.py"

@@ -1,0 +1,48 @@
+"""Pick the device a lesson runs on: `auto` prefers cuda, then mps, then cpu.
+
+An explicit device that is not there is an error, never a silent fallback to the CPU: a learner who
+asked for the GPU must know they are not on it.
+"""
+import re
+
+import torch
+
+from tools.errors import fail
+
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
+_CUDA_PATTERN = re.compile(r"cuda(?::(\d+))?")
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return backend is not None and backend.is_available()
+
+
+def resolve_device(name: str) -> torch.device:
+    """Turn a `--device` value into a torch.device that really exists on this machine."""
+    name = name.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not mps_available():
+            fail("--device mps: MPS is not available on this machine (it needs Apple silicon and a "
+                 "macOS build of PyTorch); use --device auto or cpu")
+        return torch.device("mps")
+    cuda_match = _CUDA_PATTERN.fullmatch(name)
+    if cuda_match:
+        if not torch.cuda.is_available():
+            fail(f"--device {name}: CUDA is not available on this machine "
+                 f"(torch {torch.__version__}); use --device auto or cpu")
+        index = int(cuda_match.group(1) or 0)
+        count = torch.cuda.device_count()
+        if index >= count:
+            fail(f"--device {name}: this machine has {count} CUDA device(s), "
+                 f"numbered 0 to {count - 1}")
+        return torch.device("cuda", index)
+    fail(f"--device {name!r}: expected one of {DEVICE_CHOICES}")
