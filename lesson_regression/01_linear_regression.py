@@ -2,7 +2,7 @@
 
 Fit y = w·x + b to 20 noisy points of y = 2x + 5 by gradient descent, computing the gradients with
 autograd and applying them by hand: the smallest complete training loop there is (notes: the
-linear regression model at the end of the autograd lesson, 线性回归).
+linear regression model at the end of the autograd lesson).
 
     python lesson_regression/01_linear_regression.py            # the course's run
     python lesson_regression/01_linear_regression.py --show     # watch the line move

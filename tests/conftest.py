@@ -104,3 +104,16 @@ def quick_runs(lesson_runner) -> dict:
 
 def lesson_script(folder: str, stem: str) -> Path:
     return REPO_ROOT / folder / f"{stem}.py"
+
+
+@pytest.fixture(scope="session")
+def course_run(tmp_path_factory):
+    """The course runner, as the README's main command, with --quick on the CPU, two lessons at once."""
+    out_root = tmp_path_factory.mktemp("course")
+    command = [sys.executable, str(REPO_ROOT / "tools" / "run_all.py"), "--quick", "--device", "cpu",
+               "--jobs", str(PARALLEL_LESSONS), "--out-dir", str(out_root)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
+    completed = subprocess.run(command, cwd=tmp_path_factory.mktemp("course_cwd"), env=env,
+                               capture_output=True, text=True, timeout=LESSON_TIMEOUT_S * 2,
+                               stdin=subprocess.DEVNULL)
+    return completed, out_root

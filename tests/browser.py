@@ -1,0 +1,135 @@
+"""Drive a real headless Chromium from a test, over the DevTools protocol on a pipe.
+
+Chromium's `--remote-debugging-pipe` reads protocol commands on file descriptor 3 and writes replies
+and events on 4, as JSON messages ended by a NUL byte; this needs no extra package and no port.
+"""
+import fcntl
+import json
+import os
+import select
+import shutil
+import subprocess
+import tempfile
+import time
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                  "--remote-debugging-pipe")
+HIGH_FD = 10  # keep our pipe ends away from 3 and 4, which the child must receive them as
+
+
+def find_chromium():
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class Chromium:
+    def __init__(self, executable: str, timeout: float = 60):
+        self.timeout = timeout
+        self.user_data_dir = tempfile.mkdtemp(prefix="chromium-")
+        command_read, command_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        child_read = fcntl.fcntl(command_read, fcntl.F_DUPFD, HIGH_FD)
+        child_write = fcntl.fcntl(reply_write, fcntl.F_DUPFD, HIGH_FD)
+        for fd in (command_read, reply_write):
+            os.close(fd)
+        # bash puts our pipe ends on 3 and 4, closes the originals, then becomes Chromium
+        # (dash, Debian's sh, cannot name file descriptors above 9).
+        wiring = f'exec "$0" "$@" 3<&{child_read} 4>&{child_write} {child_read}<&- {child_write}>&-'
+        self.process = subprocess.Popen(
+            ["bash", "-c", wiring, executable, *CHROMIUM_FLAGS, f"--user-data-dir={self.user_data_dir}",
+             "about:blank"],
+            pass_fds=(child_read, child_write), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(child_read)
+        os.close(child_write)
+        self._commands = command_write
+        self._replies = reply_read
+        self._buffer = b""
+        self._next_id = 0
+        self.events = []
+
+    def _read_message(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("Chromium did not answer in time")
+            ready, _, _ = select.select([self._replies], [], [], remaining)
+            if ready:
+                chunk = os.read(self._replies, 1 << 16)
+                if not chunk:
+                    raise ConnectionError("Chromium closed the DevTools pipe")
+                self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, params: dict = None, session_id: str = None) -> dict:
+        """Send one command and return its result; events that arrive meanwhile are kept."""
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params or {}}
+        if session_id:
+            message["sessionId"] = session_id
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for_event(self, method: str, session_id: str) -> dict:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method and event.get("sessionId") == session_id:
+                    return event
+            self.events.append(self._read_message(deadline))
+
+    def open_page(self, url: str) -> str:
+        """Open `url` in a new tab, wait for its load event, and return the tab's session id."""
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            self.send(f"{domain}.enable", session_id=session)
+        self.send("Page.navigate", {"url": url}, session_id=session)
+        self.wait_for_event("Page.loadEventFired", session)
+        return session
+
+    def evaluate(self, expression: str, session_id: str):
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                           session_id=session_id)
+        return result["result"].get("value")
+
+    def console_errors(self, session_id: str) -> list:
+        """Uncaught exceptions, console.error calls and browser-logged errors (failed loads)."""
+        errors = []
+        for event in self.events:
+            if event.get("sessionId") != session_id:
+                continue
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                errors.append(params["exceptionDetails"].get("text", "exception"))
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                errors.append(" ".join(str(arg.get("value")) for arg in params.get("args", [])))
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                errors.append(f"{params['entry'].get('text')} {params['entry'].get('url', '')}")
+        return errors
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        except (OSError, TimeoutError, ConnectionError, RuntimeError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        os.close(self._commands)
+        os.close(self._replies)
+        shutil.rmtree(self.user_data_dir, ignore_errors=True)

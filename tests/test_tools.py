@@ -1,0 +1,300 @@
+"""Unit tests of the shared helpers in tools/: seeding, device, flags, figures, metrics, images."""
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from conftest import REPO_ROOT
+from tools import OUTPUTS_DIR
+from tools.cli import (default_out_dir, lesson_parser, non_negative_int, parse_lesson_args,
+                       positive_float, prepare_out_dir)
+from tools.device import resolve_device
+from tools.figures import GifRecorder, save_figure
+from tools.images import open_rgb, to_rgb, transform_invert
+from tools.metrics import read_metrics, to_json_value, write_metrics
+from tools.seeding import set_seed
+
+IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def one_line_error(capsys) -> str:
+    """The stderr of a refused input: exactly one line, no traceback."""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+# --- seeding -------------------------------------------------------------------------------------
+
+def test_set_seed_repeats_every_generator():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(3).tolist()
+    set_seed(123)
+    first = draw()
+    set_seed(123)
+    assert draw() == first
+    set_seed(124)
+    assert draw() != first
+
+
+def test_set_seed_rejects_out_of_range():
+    with pytest.raises(ValueError):
+        set_seed(-1)
+
+
+def test_deterministic_mode_switches_torch_and_back():
+    try:
+        set_seed(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+# --- device --------------------------------------------------------------------------------------
+
+def test_auto_and_cpu_devices_exist():
+    assert resolve_device("cpu") == torch.device("cpu")
+    auto = resolve_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available() and torch.backends.mps.is_available():
+        expected = "mps"
+    assert auto.type == expected
+
+
+@pytest.mark.parametrize("name", ["cuda:7", "gpu", "cuda:x"])
+def test_missing_or_unknown_device_is_one_line_exit_2(name, capsys):
+    if name == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine really has a cuda:7")
+    with pytest.raises(SystemExit) as stop:
+        resolve_device(name)
+    assert stop.value.code == 2
+    assert name in one_line_error(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_cpu_machine_is_refused_not_replaced(capsys):
+    with pytest.raises(SystemExit) as stop:
+        resolve_device("cuda")
+    assert stop.value.code == 2
+    assert "CUDA is not available" in one_line_error(capsys)
+
+
+# --- flags ---------------------------------------------------------------------------------------
+
+def make_parser(tmp_path):
+    script = tmp_path / "lesson_demo" / "07_demo.py"
+    parser = lesson_parser(script, "demo", default_seed=42)
+    parser.add_argument("--epochs", type=non_negative_int, default=10)
+    parser.add_argument("--lr", type=positive_float, default=0.1)
+    return parser, script
+
+
+def test_shared_flags_defaults(tmp_path):
+    parser, script = make_parser(tmp_path)
+    args = parser.parse_args([])
+    assert (args.device, args.seed, args.show, args.quick, args.deterministic) == ("auto", 42, False, False, False)
+    assert args.out_dir == OUTPUTS_DIR / "lesson_demo" / "07_demo"
+    assert default_out_dir(script) == args.out_dir
+
+
+def test_parse_lesson_args_resolves_device_and_creates_out_dir(tmp_path):
+    parser, _ = make_parser(tmp_path)
+    out_dir = tmp_path / "a" / "b"
+    args = parse_lesson_args(parser, ["--device", "cpu", "--out-dir", str(out_dir), "--seed", "5", "--quick"])
+    assert args.device == torch.device("cpu") and args.seed == 5 and args.quick
+    assert out_dir.is_dir() and args.out_dir == out_dir.resolve()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--seed", "abc"], "--seed"),
+    (["--epochs", "-1"], "--epochs"),
+    (["--lr", "0"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--seed", "-3"], "--seed"),
+    (["--no-such-flag"], "--no-such-flag"),
+])
+def test_bad_flags_are_one_line_exit_2(tmp_path, capsys, argv, named):
+    parser, _ = make_parser(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        parse_lesson_args(parser, argv)
+    assert stop.value.code == 2
+    assert named in one_line_error(capsys)
+
+
+def test_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        prepare_out_dir(a_file)
+    assert stop.value.code == 2
+    assert "is a file" in one_line_error(capsys)
+    assert a_file.read_text() == "mine"  # nothing the user owns is changed
+
+
+def test_out_dir_below_a_file_cannot_be_created(tmp_path, capsys):
+    a_file = tmp_path / "taken.txt"
+    a_file.write_text("mine")
+    with pytest.raises(SystemExit) as stop:
+        prepare_out_dir(a_file / "sub")
+    assert stop.value.code == 2
+    assert "cannot be created" in one_line_error(capsys)
+
+
+def test_notebook_kernel_argv_is_ignored(tmp_path, monkeypatch):
+    parser, _ = make_parser(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["/x/ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
+    args = parse_lesson_args(parser)  # would fail on "-f" if the kernel's argv were parsed
+    assert args.seed == 42 and args.device == resolve_device("auto")
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+def test_save_figure_writes_png_and_closes(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path, "line")
+    assert path == tmp_path / "line.png"
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.width > 100
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_gif_recorder_writes_every_frame(tmp_path):
+    fig, ax = plt.subplots(figsize=(2, 2))
+    with GifRecorder(fig, tmp_path / "count.gif", fps=4) as gif:
+        for step in range(3):
+            ax.clear()
+            ax.bar([0], [step + 1])
+            ax.set_ylim(0, 4)
+            gif.frame()
+    plt.close(fig)
+    with Image.open(tmp_path / "count.gif") as image:
+        assert image.format == "GIF" and image.n_frames == 3
+
+
+def test_gif_recorder_without_frames_is_an_error(tmp_path):
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError):
+        with GifRecorder(fig, tmp_path / "empty.gif"):
+            pass
+    plt.close(fig)
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+def test_metrics_round_trip_converts_tensors_and_numpy(tmp_path):
+    metrics = {"loss": torch.tensor(0.25), "acc": np.float32(0.5), "epochs": np.int64(3),
+               "shape": torch.Size([1, 3]), "curve": torch.tensor([1.0, 2.0]), "nan": float("nan"),
+               "nested": {"a": (1, 2)}, "name": "cpu", "flag": True, "none": None}
+    write_metrics(tmp_path, metrics)
+    loaded = read_metrics(tmp_path)
+    assert loaded == {"loss": 0.25, "acc": 0.5, "epochs": 3, "shape": [1, 3], "curve": [1.0, 2.0],
+                      "nan": None, "nested": {"a": [1, 2]}, "name": "cpu", "flag": True, "none": None}
+    json.loads((tmp_path / "metrics.json").read_text())  # valid JSON, no NaN literal
+
+
+def test_metrics_refuse_objects():
+    with pytest.raises(TypeError):
+        to_json_value({"model": object()})
+
+
+# --- images --------------------------------------------------------------------------------------
+
+def photo_like(mode="RGB", size=(40, 30)) -> Image.Image:
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(array).convert(mode)
+
+
+def test_transform_invert_round_trip_rgb():
+    image = photo_like()
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    tensor = transform(image)
+    before = tensor.clone()
+    restored = transform_invert(tensor, transform)
+    assert torch.equal(tensor, before), "the input tensor was modified"
+    assert restored.mode == "RGB" and restored.size == image.size
+    difference = np.abs(np.asarray(restored, dtype=int) - np.asarray(image, dtype=int))
+    assert difference.max() <= 1
+
+
+def test_transform_invert_round_trip_grayscale_and_batch_of_one():
+    image = photo_like("L")
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize([0.5], [0.25])])
+    restored = transform_invert(transform(image).unsqueeze(0), transform)  # (1, 1, H, W)
+    assert restored.mode == "L"
+    assert np.abs(np.asarray(restored, dtype=int) - np.asarray(image, dtype=int)).max() <= 1
+
+
+def test_transform_invert_clamps_instead_of_wrapping():
+    transform = transforms.Compose([transforms.ToTensor()])
+    too_bright = torch.full((3, 2, 2), 1.2)  # 306 after ×255: uint8 would wrap it round to 50
+    too_dark = torch.full((3, 2, 2), -0.2)
+    assert np.asarray(transform_invert(too_bright, transform)).min() == 255
+    assert np.asarray(transform_invert(too_dark, transform)).max() == 0
+
+
+def test_transform_invert_rejects_wrong_shapes():
+    transform = transforms.Compose([transforms.ToTensor()])
+    with pytest.raises(ValueError):
+        transform_invert(torch.zeros(4, 5, 5), transform)
+    with pytest.raises(ValueError):
+        transform_invert(torch.zeros(3, 5, 5), transforms.Compose([transforms.Normalize([0], [1])]))
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "CMYK", "I;16"])
+def test_to_rgb_handles_every_mode(mode):
+    image = photo_like("RGB")
+    image = image.convert(mode) if mode != "I;16" else image.convert("L").convert("I;16")
+    converted = to_rgb(image)
+    assert converted.mode == "RGB" and converted.size == image.size
+
+
+def test_transparent_pixels_become_white():
+    image = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert to_rgb(image).getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_open_rgb_reads_and_refuses(tmp_path, capsys):
+    photo_like("RGBA").save(tmp_path / "ok.png")
+    assert open_rgb(tmp_path / "ok.png").mode == "RGB"
+
+    photo_like().save(tmp_path / "whole.jpg", quality=90)
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "notes.txt").write_text("not a picture")
+    for name in ["missing.jpg", "truncated.jpg", "notes.txt"]:
+        with pytest.raises(SystemExit) as stop:
+            open_rgb(tmp_path / name, what="--image")
+        assert stop.value.code == 2
+        assert name in one_line_error(capsys)
+
+
+# --- the lesson contract as a user meets it ------------------------------------------------------
+
+@pytest.mark.parametrize("flags, named", [
+    (["--device", "cuda:7"], "cuda:7"),
+    (["--seed", "abc"], "--seed"),
+    (["--out-dir", "FILE"], "--out-dir"),
+])
+def test_lesson_refuses_bad_flags_in_one_line(tmp_path, flags, named):
+    if "cuda:7" in flags and torch.cuda.device_count() > 7:
+        pytest.skip("this machine really has a cuda:7")
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("mine")
+    flags = [str(a_file) if flag == "FILE" else flag for flag in flags]
+    script = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
+    completed = subprocess.run([sys.executable, str(script), *flags], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
+    assert named in completed.stderr
+    assert a_file.read_text() == "mine"
