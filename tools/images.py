@@ -30,6 +30,8 @@ def open_rgb(path: "str | Path", what: str = "image") -> Image.Image:
     stderr naming `what` and the path, and exit status 2.
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        fail(f"{what} {path}: is a folder, not an image file")
     if not path.is_file():
         fail(f"{what} {path}: no such file")
     try:

@@ -1,0 +1,93 @@
+"""tools/photo.py: the built-in photo, a user's --image, and the tensor <-> picture helpers."""
+import argparse
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tools.photo import (MAX_IMAGE_SIDE, PHOTO_SIDE, add_image_flag, feature_map, load_photo,
+                         photo_to_tensor, rgb_picture, sample_photo_path)
+
+
+def gradient_image(width: int, height: int, mode: str = "RGB") -> Image.Image:
+    """A picture whose every pixel differs from its neighbours (a constant one hides crop mistakes)."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    rgb = np.stack([cols * 255 // max(width - 1, 1), rows * 255 // max(height - 1, 1),
+                    (rows + cols) % 256], axis=-1).astype(np.uint8)
+    return Image.fromarray(rgb).convert(mode)
+
+
+def test_built_in_photo_is_the_centre_512_crop_of_grace_hopper():
+    photo = load_photo()
+    assert photo.image.mode == "RGB"
+    assert photo.image.size == (PHOTO_SIDE, PHOTO_SIDE) == (512, 512)
+    assert photo.original_size == (512, 600)  # matplotlib's grace_hopper.jpg
+    assert not photo.downscaled
+    assert "grace_hopper.jpg" in photo.source
+    with Image.open(sample_photo_path()) as original:
+        original = original.convert("RGB")
+    top = (600 - 512) // 2
+    expected = np.asarray(original)[top:top + 512]  # (512, 512, 3): rows 44 … 555
+    assert np.array_equal(np.asarray(photo.image), expected)
+
+
+def test_user_image_any_mode_becomes_rgb_and_is_not_cropped(tmp_path):
+    path = tmp_path / "wide.png"
+    gradient_image(45, 28, mode="RGBA").save(path)
+    photo = load_photo(path)
+    assert photo.image.mode == "RGB"
+    assert photo.image.size == (45, 28)  # not cropped, not resized
+    assert not photo.downscaled
+    assert "wide.png" in photo.source
+
+
+def test_large_user_image_is_downscaled_keeping_its_aspect(tmp_path):
+    path = tmp_path / "panorama.png"
+    gradient_image(1500, 300, mode="L").save(path)
+    photo = load_photo(path)
+    assert photo.downscaled and photo.original_size == (1500, 300)
+    assert max(photo.image.size) == MAX_IMAGE_SIDE
+    assert photo.image.size == (1024, 205)  # 300 · 1024 / 1500 = 204.8
+    assert "downscaled to 1024×205" in photo.source
+
+
+@pytest.mark.parametrize("make_file, message", [
+    (lambda path: None, "no such file"),
+    (lambda path: path.write_text("not a picture"), "cannot be decoded"),
+    (lambda path: gradient_image(2, 5).save(path, format="PNG"), "too small"),
+])
+def test_bad_image_is_one_line_naming_the_flag_and_exit_2(tmp_path, capsys, make_file, message):
+    path = tmp_path / "photo.png"
+    make_file(path)
+    with pytest.raises(SystemExit) as stopped:
+        load_photo(path, min_side=3)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--image" in error and message in error, error
+
+
+def test_photo_to_tensor_and_back_round_trips():
+    picture = gradient_image(45, 28)
+    tensor = photo_to_tensor(picture)
+    assert tensor.shape == (1, 3, 28, 45) and tensor.dtype == torch.float32
+    assert 0.0 <= tensor.min().item() and tensor.max().item() <= 1.0
+    assert np.array_equal(np.asarray(rgb_picture(tensor)), np.asarray(picture))
+    assert np.array_equal(np.asarray(rgb_picture(tensor[0])), np.asarray(picture))  # (3, H, W) too
+
+
+def test_feature_map_keeps_raw_values_and_drops_singleton_axes():
+    output = torch.linspace(-2.0, 3.0, 12).reshape(1, 1, 3, 4)  # values outside [0, 1] on purpose
+    values = feature_map(output)
+    assert values.shape == (3, 4)
+    assert values.min() == pytest.approx(-2.0) and values.max() == pytest.approx(3.0)
+    assert feature_map(output[0]).shape == (3, 4)
+    with pytest.raises(ValueError):
+        feature_map(torch.zeros(1, 3, 4, 4))  # three channels are not one feature map
+
+
+def test_add_image_flag_defaults_to_the_built_in_photo(tmp_path):
+    parser = argparse.ArgumentParser()
+    add_image_flag(parser)
+    assert parser.parse_args([]).image is None
+    assert parser.parse_args(["--image", str(tmp_path / "a.jpg")]).image == tmp_path / "a.jpg"
