@@ -1,7 +1,6 @@
 """Unit tests of the shared helpers in tools/: seeding, device, flags, figures, metrics, images."""
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -280,21 +279,32 @@ def test_open_rgb_reads_and_refuses(tmp_path, capsys):
 
 # --- the lesson contract as a user meets it ------------------------------------------------------
 
-@pytest.mark.parametrize("flags, named", [
-    (["--device", "cuda:7"], "cuda:7"),
-    (["--seed", "abc"], "--seed"),
-    (["--out-dir", "FILE"], "--out-dir"),
-])
-def test_lesson_refuses_bad_flags_in_one_line(tmp_path, flags, named):
-    if "cuda:7" in flags and torch.cuda.device_count() > 7:
-        pytest.skip("this machine really has a cuda:7")
-    a_file = tmp_path / "a_file.txt"
+BAD_FLAGS = {  # what a user mistypes -> what the one-line error must name
+    "cuda:7": ("--device", "cuda:7"),
+    "--seed": ("--seed", "abc"),
+    "--out-dir": ("--out-dir", "FILE"),
+}
+
+
+@pytest.fixture(scope="module")
+def refused_runs(lesson_runner, tmp_path_factory):
+    """The linear-regression lesson started with each bad flag, as a user would, two at a time."""
+    a_file = tmp_path_factory.mktemp("user") / "a_file.txt"
     a_file.write_text("mine")
-    flags = [str(a_file) if flag == "FILE" else flag for flag in flags]
     script = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
-    completed = subprocess.run([sys.executable, str(script), *flags], cwd=tmp_path,
-                               capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 2, completed.stderr
-    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr, completed.stderr
-    assert named in completed.stderr
+    requests = [(script, *[str(a_file) if flag == "FILE" else flag for flag in flags])
+                for flags in BAD_FLAGS.values()]
+    # The runner puts its own --out-dir first; a later --out-dir on the command line wins.
+    return dict(zip(BAD_FLAGS, lesson_runner.run_many(requests))), a_file
+
+
+@pytest.mark.parametrize("named", BAD_FLAGS)
+def test_lesson_refuses_bad_flags_in_one_line(refused_runs, named):
+    if named == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine really has a cuda:7")
+    runs, a_file = refused_runs
+    run = runs[named]
+    assert run.returncode == 2, run.explain()
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert named in run.stderr
     assert a_file.read_text() == "mine"

@@ -34,17 +34,17 @@ COURSE_ORDER = ["lesson_regression", "lesson_models", "lesson_init", "lesson_lay
 HEADLINE_KEYS = {
     "lesson_regression/01_linear_regression": ["stop_iteration", "w", "b", "lstsq_b"],
     "lesson_regression/02_logistic_regression": ["stop_iteration", "accuracy"],
-    "lesson_models/01_split_dataset": ["train", "valid", "test"],
+    "lesson_models/01_split_dataset": ["train_1", "valid_1", "test_1", "data_source"],
     "lesson_models/02_train_lenet": ["valid_acc", "test_acc", "images_per_second"],
-    "lesson_models/03_module_containers": ["module_list_parameters", "python_list_parameters"],
-    "lesson_models/04_alexnet": ["parameters", "max_abs_difference"],
+    "lesson_models/03_module_containers": ["module_list_parameters", "plain_list_parameters"],
+    "lesson_models/04_alexnet": ["our_parameters", "max_output_difference"],
     "lesson_init/01_grad_vanish_explode": ["normal+none.nan_layer", "xavier+tanh.final_std",
                                            "kaiming+relu.final_std"],
-    "lesson_init/02_calculate_gain": ["tanh_measured", "tanh_library"],
-    "lesson_layers/01_convolution": ["formula_matches", "formula_cases"],
-    "lesson_layers/02_pooling": ["max_mean", "avg_mean"],
-    "lesson_layers/03_linear": ["max_abs_difference"],
-    "lesson_layers/04_activations": ["sigmoid_max_derivative", "tanh_max_derivative"],
+    "lesson_init/02_calculate_gain": ["tanh_std_ratio", "tanh_library_gain"],
+    "lesson_layers/01_convolution": ["conv_transpose_shape", "formula_matches", "formula_cases"],
+    "lesson_layers/02_pooling": ["maxpool_mean", "avgpool_mean", "unpool_indices"],
+    "lesson_layers/03_linear": ["linear_output", "collapse_max_abs_difference"],
+    "lesson_layers/04_activations": ["sigmoid_grad_max", "tanh_grad_max", "rrelu_eval_slope"],
 }
 FALLBACK_HEADLINES = 3
 CONSOLE_FILE = "console.txt"

@@ -1,0 +1,96 @@
+"""Benchmark: the course's decode-every-epoch RMBDataset against the decode-once CachedRMBDataset.
+
+    python tools/benchmark_rmb_pipeline.py [--data-dir data/rmb_split] [--epochs 10]
+
+Both pipelines train LeNet(2) for 10 epochs on the same split with the same seed, in this one
+process, as lesson_models/02_train_lenet.py does (batch 16, SGD lr 0.01 momentum 0.9), validating
+after each epoch. Each time covers building the datasets and the whole training loop, so the
+cached pipeline pays for its one decode of every photo. Given the same seed both see the same
+pixels and the same random crops, so their accuracies should be equal. Target: the cached
+pipeline takes at most a fifth of the time. Without data/rmb_split, the split is prepared first
+(synthetic photos drawn if data/RMB_data is missing), as lesson 02 does.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from model.lenet import LeNet
+from tools import DATA_DIR
+from tools.rmb import CachedRMBDataset, RMBDataset, ensure_rmb_split
+from tools.seeding import set_seed
+
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+TARGET_RATIO = 1 / 5
+
+
+def train(dataset_class, split_dir: Path, epochs: int, seed: int) -> dict:
+    set_seed(seed)
+    start = time.perf_counter()
+    train_transform = transforms.Compose([transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4),
+                                          transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    valid_transform = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor(),
+                                          transforms.Normalize(MEAN, STD)])
+    train_loader = DataLoader(dataset_class(split_dir / "train", train_transform), batch_size=16, shuffle=True)
+    valid_loader = DataLoader(dataset_class(split_dir / "valid", valid_transform), batch_size=16)
+    net = LeNet(2)
+    net.initialize_weights()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(epochs):
+        net.train()
+        correct = total = 0
+        for inputs, labels in train_loader:
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            correct += (outputs.argmax(1) == labels).sum().item()
+            total += labels.numel()
+        net.eval()
+        valid_correct = valid_total = 0
+        with torch.no_grad():
+            for inputs, labels in valid_loader:
+                valid_correct += (net(inputs).argmax(1) == labels).sum().item()
+                valid_total += labels.numel()
+    return {"seconds": time.perf_counter() - start, "train_acc": correct / total,
+            "valid_acc": valid_correct / valid_total, "photos": len(train_loader.dataset)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR / "rmb_split")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as lesson 02: LeNet's small batches run faster on one thread
+    ensure_rmb_split(args.data_dir, DATA_DIR / "RMB_data", may_generate=True, quick=False)
+
+    sample = RMBDataset(args.data_dir / "train").samples[0][0]
+    from PIL import Image
+    with Image.open(sample) as photo:
+        size = photo.size
+    print(f"Data: {args.data_dir} (photos like {sample.name}: {size[0]}×{size[1]}); {args.epochs} epochs, "
+          f"seed {args.seed}, torch threads {torch.get_num_threads()}")
+    plain = train(RMBDataset, args.data_dir, args.epochs, args.seed)
+    print(f"decode every epoch (RMBDataset):      {plain['seconds']:6.2f} s   "
+          f"train acc {plain['train_acc']:.2%}   valid acc {plain['valid_acc']:.2%}")
+    cached = train(CachedRMBDataset, args.data_dir, args.epochs, args.seed)
+    print(f"decode once (CachedRMBDataset):       {cached['seconds']:6.2f} s   "
+          f"train acc {cached['train_acc']:.2%}   valid acc {cached['valid_acc']:.2%}")
+    ratio = cached["seconds"] / plain["seconds"]
+    print(f"ratio cached / plain: {ratio:.3f} (1/{1 / ratio:.1f}); target ≤ {TARGET_RATIO:.2f}: "
+          f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}; same accuracy: "
+          f"{plain['train_acc'] == cached['train_acc'] and plain['valid_acc'] == cached['valid_acc']}")
+
+
+if __name__ == "__main__":
+    main()
