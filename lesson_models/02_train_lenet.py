@@ -19,9 +19,10 @@ still draws a new RandomCrop each epoch (tools/benchmark_rmb_pipeline.py measure
     python lesson_models/02_train_lenet.py --quick            # 200 small photos under the out-dir, 5 epochs
 
 Expect on the synthetic photos (seed 1): training accuracy near chance in the first iterations
-(the first epoch ends around 60 %), climbing past 90 % in the second epoch and ~97 % by the tenth;
-validation and test accuracy ≥ 95 % (one or two of 40 photos wrong); 10 epochs in a few seconds
-on two CPU cores, plus ~5 s to draw the photos the first time.
+(the first epoch averages about 63 %), past 95 % in the second epoch and about 99 % by the tenth;
+validation accuracy moves between 85 % and 100 % from epoch to epoch (one of 20 photos is 5 %) and
+ends at 100 %, test 100 %; 10 epochs in about 2 s on two CPU cores, plus about 5 s to draw the
+photos the first time.
 
 Writes to outputs/lesson_models/02_train_lenet/: loss_curves.png (train loss per iteration, valid
 loss per epoch, on one x-axis; accuracies per epoch), test_predictions.png (the test photos as the

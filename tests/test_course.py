@@ -141,3 +141,13 @@ def test_runner_refuses_a_missing_device(tmp_path, capsys):
         run_all.main(["--device", "cuda:7", "--out-dir", str(tmp_path)])
     assert stop.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_every_headline_number_is_in_its_lesson_metrics(course_run):
+    """The runner's table names keys of each lesson's metrics.json: a renamed key must not vanish."""
+    from tools.metrics import read_metrics
+    _, out_root = course_run
+    for script in LESSON_SCRIPTS:
+        metrics = read_metrics(out_root / script.parent.name / script.stem)
+        for key in run_all.HEADLINE_KEYS.get(lesson_id(script), []):
+            assert run_all.lookup(metrics, key) is not None, (lesson_id(script), key)

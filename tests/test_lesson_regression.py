@@ -9,18 +9,23 @@ LOGISTIC = lesson_script("lesson_regression", "02_logistic_regression")
 
 
 @pytest.fixture(scope="module")
-def linear(lesson_runner):
-    """The default run: the course's loop is short, so the claims are checked at full size."""
-    run = lesson_runner.run(LINEAR)
-    assert run.returncode == 0, run.explain()
-    return run
+def default_runs(lesson_runner):
+    """Both lessons at default settings, side by side: the course's loops are short, so the claims
+    are checked at full size."""
+    runs = lesson_runner.run_many([(LINEAR,), (LOGISTIC,)])
+    for run in runs:
+        assert run.returncode == 0, run.explain()
+    return runs
 
 
 @pytest.fixture(scope="module")
-def logistic(lesson_runner):
-    run = lesson_runner.run(LOGISTIC)
-    assert run.returncode == 0, run.explain()
-    return run
+def linear(default_runs):
+    return default_runs[0]
+
+
+@pytest.fixture(scope="module")
+def logistic(default_runs):
+    return default_runs[1]
 
 
 def test_linear_stops_where_the_course_stops(linear):
