@@ -39,7 +39,7 @@ def test_runner_runs_every_lesson_in_course_order(course_run):
     for script in LESSON_SCRIPTS:
         assert re.search(rf"{re.escape(lesson_id(script))}\s+ok\s+\d+\.\d", table), lesson_id(script)
         assert (out_root / script.parent.name / script.stem / "console.txt").is_file()
-    assert re.search(rf"total\s+{len(LESSON_SCRIPTS)}/{len(LESSON_SCRIPTS)}", table)
+    assert re.search(rf"all lessons\s+{len(LESSON_SCRIPTS)}/{len(LESSON_SCRIPTS)}", table)
 
 
 def test_same_seed_same_metrics(course_run, quick_runs):
@@ -151,3 +151,24 @@ def test_every_headline_number_is_in_its_lesson_metrics(course_run):
         metrics = read_metrics(out_root / script.parent.name / script.stem)
         for key in run_all.HEADLINE_KEYS.get(lesson_id(script), []):
             assert run_all.lookup(metrics, key) is not None, (lesson_id(script), key)
+
+
+def test_a_folder_runs_in_order_while_folders_run_side_by_side(tmp_path, monkeypatch, capsys):
+    """02 of a folder may use what 01 made: it starts only once 01 has finished, even with --jobs 2."""
+    handoff = tmp_path / "made_by_01.txt"
+    first = fake_lesson(tmp_path / "lesson_a", "01_make.py",
+                        f"import time\ntime.sleep(0.5)\nopen({str(handoff)!r}, 'w').write('ready')\n"
+                        "open(out + '/metrics.json', 'w').write('{}')\n")
+    second = fake_lesson(tmp_path / "lesson_a", "02_use.py",
+                         f"assert open({str(handoff)!r}).read() == 'ready'\n"
+                         "open(out + '/metrics.json', 'w').write('{}')\n")
+    other = fake_lesson(tmp_path / "lesson_b", "01_other.py", "open(out + '/metrics.json', 'w').write('{}')\n")
+    lessons = [first, second, other]
+    assert run_all.folder_chains(lessons) == [[first, second], [other]]
+    monkeypatch.setattr(run_all, "discover_lessons", lambda: lessons)
+    assert run_all.main(["--jobs", "2", "--out-dir", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "2 folders at a time" in out
+    # The final table lists the lessons in course order, whatever order they finished in.
+    table = out.split("headline numbers", 1)[1]
+    assert table.index("lesson_a/01_make") < table.index("lesson_a/02_use") < table.index("lesson_b/01_other")

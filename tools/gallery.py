@@ -77,7 +77,7 @@ def _lesson_section(result, headline: dict, docstring: str, root: Path) -> str:
     return "\n".join(parts)
 
 
-def write_gallery(root: Path, results: list, headlines: dict, docstrings: dict) -> Path:
+def write_gallery(root: Path, results: list, wall_seconds: float, headlines: dict, docstrings: dict) -> Path:
     """Write root/index.html for `results` (run_all.LessonResult) and return its path.
 
     headlines and docstrings map a lesson's name ("lesson_x/NN_y") to its few headline numbers and
@@ -102,7 +102,8 @@ def write_gallery(root: Path, results: list, headlines: dict, docstrings: dict) 
 </head>
 <body>
 <h1>PyTorch basics: every lesson, run</h1>
-<p class="meta">{passed} of {len(results)} lessons ran; {total:.1f} s in all; written {stamp}.</p>
+<p class="meta">{passed} of {len(results)} lessons ran; {total:.1f} s of lesson time, {wall_seconds:.1f} s
+from start to end; written {stamp}.</p>
 <table>
 <tr><th>lesson</th><th>status</th><th>seconds</th><th>headline numbers</th></tr>
 {''.join(rows)}
