@@ -10,13 +10,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import lesson_script
+from conftest import lesson_script, plan_runs
 
 VANISH_EXPLODE = lesson_script("lesson_init", "01_grad_vanish_explode")
 CALCULATE_GAIN = lesson_script("lesson_init", "02_calculate_gain")
 SINGLE_FLAGS = ("--quick", "--init", "kaiming", "--activation", "relu")
 N = 256  # the lesson's n_in = n_out
 LAST = 99  # index of the last of the lesson's 100 layers
+plan_runs((VANISH_EXPLODE,), (VANISH_EXPLODE, *SINGLE_FLAGS))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import lesson_script
+from conftest import lesson_script, plan_runs
 
 CONVOLUTION = lesson_script("lesson_layers", "01_convolution")
 POOLING = lesson_script("lesson_layers", "02_pooling")
@@ -28,22 +28,26 @@ def conv_transpose_size(size, kernel, stride=1, padding=0, dilation=1, output_pa
     return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 
 
-@pytest.fixture(scope="module")
-def wide_image(tmp_path_factory):
-    rows, cols = np.mgrid[0:WIDE_H, 0:WIDE_W]
-    pixels = np.stack([cols * 5, rows * 9, (rows * cols) % 256], axis=-1).astype(np.uint8)
-    path = tmp_path_factory.mktemp("images") / "wide.png"
-    Image.fromarray(pixels).convert("RGBA").save(path)  # RGBA on purpose: must become RGB
-    return path
+def wide_image_run(runner) -> tuple:
+    """The convolution lesson on a non-square RGBA picture (written once into the runner's folder)."""
+    path = runner.tmp_root / "wide.png"
+    if not path.exists():
+        rows, cols = np.mgrid[0:WIDE_H, 0:WIDE_W]
+        pixels = np.stack([cols * 5, rows * 9, (rows * cols) % 256], axis=-1).astype(np.uint8)
+        Image.fromarray(pixels).convert("RGBA").save(path)  # RGBA on purpose: must become RGB
+    return (CONVOLUTION, "--quick", "--image", str(path))
+
+
+plan_runs(wide_image_run)
 
 
 @pytest.fixture(scope="module")
-def runs(lesson_runner, wide_image):
+def runs(lesson_runner):
     """All five runs at once, two at a time (the slowest first); every one must succeed."""
     requests = {
         "conv": (CONVOLUTION, "--quick"),
         "pool": (POOLING, "--quick"),
-        "conv_wide": (CONVOLUTION, "--quick", "--image", str(wide_image)),
+        "conv_wide": wide_image_run,
         "linear": (LINEAR, "--quick"),
         "act": (ACTIVATIONS, "--quick"),
     }

@@ -1,12 +1,14 @@
 """Claim tests of lesson_models/: the numbers each lesson teaches, from its --quick run."""
 import re
 
-from conftest import lesson_script
+from conftest import lesson_script, plan_runs
 
 SPLIT = lesson_script("lesson_models", "01_split_dataset")
 TRAIN = lesson_script("lesson_models", "02_train_lenet")
 CONTAINERS = lesson_script("lesson_models", "03_module_containers")
 ALEXNET = lesson_script("lesson_models", "04_alexnet")
+SPLIT_AGAIN = (SPLIT, "--quick", "--device", "cpu")  # the same split once more, to compare
+plan_runs(SPLIT_AGAIN)
 
 
 def test_split_lesson_counts_and_reproducibility(quick_runs, lesson_runner):
@@ -18,7 +20,7 @@ def test_split_lesson_counts_and_reproducibility(quick_runs, lesson_runner):
         assert f"Class:{name}, train:80, valid:10, test:10" in run.stdout
     assert metrics["source_unchanged"] is True and metrics["data_source"] == "synthetic"
     assert (run.out_dir / "quick_data" / "rmb_split" / "valid" / "100").is_dir()  # not in the repo's data/
-    again = lesson_runner.run(SPLIT, "--quick", "--device", "cpu", tag="again")  # shared with the smoke test
+    again = lesson_runner.run(*SPLIT_AGAIN)
     assert again.returncode == 0, again.explain()
     assert again.metrics["split_sha256"] == metrics["split_sha256"]
 

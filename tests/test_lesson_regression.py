@@ -2,10 +2,11 @@
 import pytest
 from PIL import Image
 
-from conftest import lesson_script
+from conftest import lesson_script, plan_runs
 
 LINEAR = lesson_script("lesson_regression", "01_linear_regression")
 LOGISTIC = lesson_script("lesson_regression", "02_logistic_regression")
+plan_runs((LINEAR,), (LOGISTIC,))
 
 
 @pytest.fixture(scope="module")

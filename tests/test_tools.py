@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, plan_runs
 from tools import OUTPUTS_DIR
 from tools.cli import (default_out_dir, lesson_parser, non_negative_int, parse_lesson_args,
                        positive_float, prepare_out_dir)
@@ -286,16 +286,29 @@ BAD_FLAGS = {  # what a user mistypes -> what the one-line error must name
 }
 
 
-@pytest.fixture(scope="module")
-def refused_runs(lesson_runner, tmp_path_factory):
-    """The linear-regression lesson started with each bad flag, as a user would, two at a time."""
-    a_file = tmp_path_factory.mktemp("user") / "a_file.txt"
-    a_file.write_text("mine")
+def users_file(runner) -> Path:
+    """A file of the user's, where an out-dir is asked for: it must stay as it is."""
+    path = runner.tmp_root / "a_file.txt"
+    if not path.exists():
+        path.write_text("mine")
+    return path
+
+
+def refused_request(flags: tuple):
+    """The linear-regression lesson started with bad flags, as a user would. (The runner puts its
+    own --out-dir first; a later --out-dir on the command line wins.)"""
     script = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
-    requests = [(script, *[str(a_file) if flag == "FILE" else flag for flag in flags])
-                for flags in BAD_FLAGS.values()]
-    # The runner puts its own --out-dir first; a later --out-dir on the command line wins.
-    return dict(zip(BAD_FLAGS, lesson_runner.run_many(requests))), a_file
+    return lambda runner: (script, *[str(users_file(runner)) if flag == "FILE" else flag for flag in flags])
+
+
+REFUSED_REQUESTS = {named: refused_request(flags) for named, flags in BAD_FLAGS.items()}
+plan_runs(*REFUSED_REQUESTS.values())
+
+
+@pytest.fixture(scope="module")
+def refused_runs(lesson_runner):
+    runs = dict(zip(REFUSED_REQUESTS, lesson_runner.run_many(list(REFUSED_REQUESTS.values()))))
+    return runs, users_file(lesson_runner)
 
 
 @pytest.mark.parametrize("named", BAD_FLAGS)
