@@ -1,73 +1,59 @@
-"""Convolution on a real photo: Conv2d, ConvTranspose2d (transposed convolution) and Conv3d.
+# %% [markdown]
+"""Convolution on a photo: nn.Conv2d, its parameters one by one, and nn.Conv3d.
 
-A convolution slides a small kernel over the input and sums the products at every position: each
-output pixel sees only a k×k neighbourhood (local connections), and the same kernel is used
-everywhere (shared weights). Here the notes' three layers run on a 512×512 photo, each shape is
-printed before and after, the outputs are drawn as they really are (floats, in their own range),
-and the output-size formulas are checked against real PyTorch layers over a sweep of kernel, stride,
-padding and dilation (notes: nn.Conv2d and nn.ConvTranspose2d in the convolution layers
-lesson).
+The notes' lesson on convolution layers (卷积层). A kernel slides over the input and sums the
+products: each output pixel sees a small neighbourhood (local connections) through the same weights
+everywhere (weight sharing). The notes' Conv2d(3, 1, 3) runs on a 512×512 photo; then the lesson
+checks that a 3-channel convolution is one 2-D convolution per input channel, summed, plus the bias,
+and varies Conv2d's parameters one at a time (padding, stride, dilation, bias, groups,
+padding_mode). The notes' Conv3d follows, with the input it refuses. Finally the output-size formula
+is checked against real layers over a sweep of configurations. Transposed convolution is next
+(02_transposed_convolution.py).
 
-    python lesson_layers/01_convolution.py                      # the notes' photo: 512×512
-    python lesson_layers/01_convolution.py --image my_photo.jpg # any picture, not cropped
+    python lesson_layers/01_convolution.py                       # matplotlib's photo, 512×512
+    python lesson_layers/01_convolution.py --image my_photo.jpg  # your own picture, not cropped
 
-Output size (per spatial axis; k kernel, s stride, p padding, d dilation):
-    Conv:       H_out = ⌊(H + 2p − d(k − 1) − 1) / s⌋ + 1
-    Transposed: H_out = (H − 1)s − 2p + d(k − 1) + output_padding + 1,  output_padding < max(s, d)
-
-Expect (seed 3, the built-in photo):
-    input                                         (1, 3, 512, 512)
-    Conv2d(3, 1, 3), xavier_normal weights     -> (1, 1, 510, 510)
-    ConvTranspose2d(3, 1, 3, stride=2)         -> (1, 1, 1025, 1025)
-    Conv3d(3, 1, (1, 3, 3), padding=(1, 0, 0)) on (1, 3, 1, 512, 512) -> (1, 1, 3, 510, 510)
-The Conv3d's depth padding adds an empty slice before and after the photo; its kernel is one slice
-deep, so output slices 0 and 2 see only padding and hold nothing but the bias. The formula sweep
-checks 684 layer configurations, 66 with --quick (and whether the layer refuses those the formula
-says are impossible): all match.
-
-Why the transposed convolution draws a checkerboard: each input pixel paints a 3×3 patch of the
-output, and the patches are laid every 2 pixels (stride 2). 3 is not a multiple of 2, so
-neighbouring patches overlap by one row and one column: an even output row receives two patches,
-an odd row one. In 2-D that gives 4, 2, 2 and 1 contributions in a repeating 2×2 pattern, and with
-any kernel whose taps differ the output's brightness alternates pixel by pixel. checkerboard.png
-shows a close-up of the photo's output next to the count of patches that reach each pixel.
-(A kernel size divisible by the stride, e.g. 4 with stride 2, overlaps evenly.)
-
-Writes to outputs/lesson_layers/01_convolution/: convolution.png (input, Conv2d and ConvTranspose2d
-outputs, the three Conv3d depth slices, each raw output scaled to its own range with a colour bar),
-checkerboard.png (the close-up) and metrics.json (every printed shape, the formula sweep's
-formula_cases and formula_matches, the Conv3d bias slices).
-
-A good breakpoint: the `img_conv = conv_layer(img_tensor)` line; step over it and compare
-img_tensor.shape with img_conv.shape, and look at conv_layer.weight.shape: (out, in, k, k).
+A good breakpoint: `img_conv = conv_layer(img_tensor)`. Step over it, compare img_tensor.shape with
+img_conv.shape, and look at conv_layer.weight.shape: (out_channels, in_channels, kH, kW).
 """
 # %%
 import sys
 from pathlib import Path
 
-# The repo root goes first on sys.path so that `tools` is this collection's own, from any directory.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
 
 import itertools
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torchvision import transforms
 
-from tools.cli import lesson_parser, parse_lesson_args
-from tools.figures import save_figure
-from tools.metrics import write_metrics
-from tools.photo import add_image_flag, feature_map, load_photo, photo_to_tensor
-from tools.seeding import set_seed
+from tools.cli import lesson_parser, start_lesson
+from tools.figures import BLACK, BLUE, DIVERGING_CMAP, GREY, ORANGE, save_figure
+from tools.metrics import record
+from tools.photo import add_image_flag, draw_signed, feature_map, load_photo, signed_limit
 
-parser = lesson_parser(__file__, __doc__, default_seed=3)
+SWEEP_FULL = dict(inputs=[(7, 10), (8, 8), (5, 13)], kernels=(1, 2, 3, 5), strides=(1, 2, 3),
+                  paddings=(0, 1, 2), dilations=(1, 2))  # 216 configurations
+SWEEP_QUICK = dict(inputs=[(7, 10), (5, 13)], kernels=(1, 3, 5), strides=(1, 2, 3), paddings=(0, 2),
+                   dilations=(1, 2))  # 72 configurations
+
+parser = lesson_parser("lesson_layers/01_convolution.py", __doc__, default_seed=3,
+                       quick="72 instead of 216 layer configurations in the formula sweep")
 add_image_flag(parser)
-args = parse_lesson_args(parser)
-set_seed(args.seed, args.deterministic)
+args = start_lesson(parser)
 device = args.device
 
-FEATURE_CMAP = "gray"  # raw outputs: a colour map scaled to the output's own min and max
-CLOSE_UP_SIDE = 16  # input pixels per side in the checkerboard close-up (32 output pixels)
+MIN_SIDE = 5  # the dilated 3×3 kernel spans 5×5: a smaller picture has no valid position for it
+PADDING_DEMO = torch.arange(16, dtype=torch.float).reshape(1, 1, 4, 4)  # (1, 1, 4, 4): 0 … 15
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PROBE_SIDE = 11  # input side for measuring a receptive field
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -75,203 +61,233 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def conv_transpose_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
-                               dilation: int = 1, output_padding: int = 0) -> int:
-    """(H − 1)s − 2p + d(k − 1) + output_padding + 1: the convolution's size formula run backwards."""
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
-
-
-def shape_list(tensor: torch.Tensor) -> list:
-    return list(tensor.shape)
+def parameter_count(layer: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in layer.parameters())
 
 
 # %% Data: the photo as a (1, 3, H, W) tensor, as the notes build it
-photo = load_photo(args.image, min_side=3)  # a 3×3 kernel needs at least 3×3 pixels
+photo = load_photo(args.image, min_side=MIN_SIDE)
 print(f"Photo: {photo.source}")
-img_tensor = photo_to_tensor(photo.image).to(device)  # (1, 3, 512, 512) for the built-in photo
+record("image_source", photo.source)
+record("image_downscaled", photo.downscaled)
+img = photo.image  # an RGB PIL image, values 0 … 255
+img_tensor = transforms.ToTensor()(img)  # (3, H, W) float32 in [0, 1]
+img_tensor.unsqueeze_(dim=0)  # (1, 3, H, W): C×H×W to B×C×H×W, layers take a batch
+img_tensor = img_tensor.to(device)
 _, _, height, width = img_tensor.shape
+record("input_shape", list(img_tensor.shape))
 
-# %% Conv2d: 3 input channels -> 1 output channel, 3×3 kernel, stride 1, no padding
+# %% Conv2d: 3 input channels -> 1 output channel, a 3×3 kernel, stride 1, no padding
 # Layers are built and initialised on the CPU, then moved: every device gets the same weights.
-conv_layer = nn.Conv2d(3, 1, 3)  # weight (1, 3, 3, 3): (out, in, kH, kW)
-nn.init.xavier_normal_(conv_layer.weight.data)
+conv_layer = nn.Conv2d(3, 1, 3)  # input: (in_channels, out_channels, kernel_size)
+nn.init.xavier_normal_(conv_layer.weight)  # init functions work under no_grad already: no `.data`
 conv_layer.to(device)
 img_conv = conv_layer(img_tensor)  # (1, 1, 510, 510): 512 − 3 + 1
+print(f"卷积前尺寸:{img_tensor.shape}\n卷积后尺寸:{img_conv.shape}")  # the notes' print: before / after
 conv_predicted = [conv_output_size(height, 3), conv_output_size(width, 3)]
-print(f"Conv2d(3, 1, 3):                 before {tuple(img_tensor.shape)}  after {tuple(img_conv.shape)}"
-      f"  (formula: {conv_predicted[0]}×{conv_predicted[1]})")
+print(f"  formula ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1 with k=3, s=1, p=0, d=1: {conv_predicted[0]}×{conv_predicted[1]}")
+record("conv2d_shape", list(img_conv.shape), headline=True)
+record("conv2d_predicted_hw", conv_predicted)
+# A convolution's output is not a picture: it has negative values and values above 1.
 outside_unit = ((img_conv < 0) | (img_conv > 1)).float().mean().item()
 print(f"  its values lie in [{img_conv.min().item():.3f}, {img_conv.max().item():.3f}]; "
-      f"{outside_unit:.1%} of them are outside [0, 1], which a uint8 picture would clip")
+      f"{outside_unit:.1%} are outside [0, 1], which a uint8 picture would clip")
+record("conv2d_fraction_outside_0_1", outside_unit)
 
-# %% ConvTranspose2d: stride 2 makes the output about twice as large (the notes' "upsampling")
-conv_transpose_layer = nn.ConvTranspose2d(3, 1, 3, stride=2)  # weight (in, out, kH, kW) = (3, 1, 3, 3)
-nn.init.xavier_normal_(conv_transpose_layer.weight.data)
-conv_transpose_layer.to(device)
-img_conv_transpose = conv_transpose_layer(img_tensor)  # (1, 1, 1025, 1025): (512 − 1)·2 + 3
-transpose_predicted = [conv_transpose_output_size(height, 3, stride=2),
-                       conv_transpose_output_size(width, 3, stride=2)]
-print(f"ConvTranspose2d(3, 1, 3, s=2):   before {tuple(img_tensor.shape)}  after "
-      f"{tuple(img_conv_transpose.shape)}  (formula: {transpose_predicted[0]}×{transpose_predicted[1]})")
+# %% Conv2d's weight: one 3×3 kernel per (output channel, input channel)
+print(f"conv_layer.weight.shape: {conv_layer.weight.shape}  (out_channels, in_channels, kH, kW)")
+record("conv2d_weight_shape", list(conv_layer.weight.shape))
+# A 3-channel convolution is three 2-D convolutions, one per input channel with its own 3×3 slice
+# of the weight, summed, plus the bias.
+with torch.no_grad():
+    per_channel = [F.conv2d(img_tensor[:, c:c + 1], conv_layer.weight[:, c:c + 1])  # 3 × (1, 1, 510, 510)
+                   for c in range(img_tensor.shape[1])]
+    img_conv_by_channel = sum(per_channel) + conv_layer.bias.view(1, -1, 1, 1)
+channel_sum_difference = (img_conv_by_channel - img_conv).abs().max().item()
+print(f"Σ over R, G, B of conv2d(channel, its 3×3 kernel) + bias vs Conv2d: max |difference| "
+      f"{channel_sum_difference:.1e}")
+record("channel_sum_max_abs_difference", channel_sum_difference, headline=True)
 
-# %% Conv3d: add a depth axis, then a kernel 1 deep and 3×3 wide, padding 1 along depth only
-img_tensor_3d = img_tensor.unsqueeze(dim=2)  # (1, 3, 1, 512, 512): (N, C, D, H, W)
-conv3d_layer = nn.Conv3d(3, 1, (1, 3, 3), padding=(1, 0, 0))  # weight (1, 3, 1, 3, 3)
-nn.init.xavier_normal_(conv3d_layer.weight.data)
+# %% Conv2d's parameters, one at a time (each variant differs from Conv2d(3, 1, 3) in one argument)
+variants = {
+    "padding=1": nn.Conv2d(3, 1, 3, padding=1),  # p = (k − 1)/2 keeps the size
+    "stride=2": nn.Conv2d(3, 1, 3, stride=2),  # every second position: about half the size
+    "dilation=2": nn.Conv2d(3, 1, 3, dilation=2),  # the 3×3 taps spread over 5×5
+    "bias=False": nn.Conv2d(3, 1, 3, bias=False),  # layer.bias is None: 27 parameters, not 28
+    "out_channels=3, groups=3": nn.Conv2d(3, 3, 3, groups=3),  # each output sees one input channel
+    "padding=1, padding_mode='reflect'": nn.Conv2d(3, 1, 3, padding=1, padding_mode="reflect"),
+}
+variant_results = {}
+print(f"{'Conv2d(3, 1, 3, ...)':<36} {'output':<18} {'formula':<10} {'weight':<16} parameters")
+for name, layer in variants.items():
+    with torch.no_grad():
+        output = layer.to(device)(img_tensor)
+    predicted = [conv_output_size(size, layer.kernel_size[0], layer.stride[0], layer.padding[0],
+                                  layer.dilation[0]) for size in (height, width)]
+    variant_results[name] = {"shape": list(output.shape), "predicted_hw": predicted,
+                             "weight_shape": list(layer.weight.shape), "parameters": parameter_count(layer)}
+    print(f"{name:<36} {str(tuple(output.shape)):<18} {predicted[0]}×{predicted[1]:<6} "
+          f"{str(tuple(layer.weight.shape)):<16} {parameter_count(layer)}")
+record("conv2d_variants", variant_results)
+print("  groups splits the channels into groups that do not see each other: the weight is "
+      "(out, in/groups, k, k).\n  AlexNet's conv2 uses groups=2 (the AlexNet lesson in lesson_models).")
+
+# dilation: measure the receptive field of one output pixel with autograd. The gradient of that
+# pixel with respect to the input is non-zero exactly where the input can change it.
+receptive_fields = {}
+for dilation in (1, 2):
+    probe = torch.zeros(1, 1, PROBE_SIDE, PROBE_SIDE, device=device, requires_grad=True)
+    dilated = nn.Conv2d(1, 1, 3, dilation=dilation, bias=False)
+    nn.init.ones_(dilated.weight)
+    probe_output = dilated.to(device)(probe)  # (1, 1, 11 − 2d, 11 − 2d)
+    centre = probe_output.shape[-1] // 2
+    probe_output[0, 0, centre, centre].backward()
+    seen = (probe.grad[0, 0] != 0).cpu()  # (11, 11): the input pixels this output depends on
+    rows, cols = seen.nonzero(as_tuple=True)
+    receptive_fields[dilation] = {"span": int(rows.max() - rows.min() + 1), "pixels": int(seen.sum()),
+                                  "map": seen.int().tolist()}
+    print(f"dilation={dilation}: one output pixel depends on {receptive_fields[dilation]['pixels']} input "
+          f"pixels spread over {receptive_fields[dilation]['span']}×{receptive_fields[dilation]['span']} "
+          f"(d(k − 1) + 1 = {dilation * 2 + 1})")
+record("dilation_receptive_field", {str(d): field["span"] for d, field in receptive_fields.items()})
+
+# padding_mode: what fills the border ring. With a kernel of ones, each output pixel is the sum of its
+# padded 3×3 neighbourhood; the corner shows the difference, the interior is the same in every mode.
+padding_corner = {}
+for mode in PADDING_MODES:
+    summing = nn.Conv2d(1, 1, 3, padding=1, padding_mode=mode, bias=False)
+    nn.init.ones_(summing.weight)
+    with torch.no_grad():
+        summed = summing.to(device)(PADDING_DEMO.to(device))  # (1, 1, 4, 4)
+    padding_corner[mode] = summed[0, 0, 0, 0].item()
+print("padding_mode on 0 … 15 (4×4), kernel of ones, padding 1: top-left output "
+      + ", ".join(f"{mode} {value:g}" for mode, value in padding_corner.items()))
+record("padding_mode_corner", padding_corner)
+
+# %% Conv3d, as the notes wrote it: a depth axis of 1, a kernel 3 deep, padding 1 along depth only
+img_tensor_3d = img_tensor.unsqueeze(dim=2)  # (1, 3, 1, 512, 512): B×C×D×H×W (the notes: unsqueeze_)
+conv3d_layer = nn.Conv3d(3, 1, (3, 3, 3), padding=(1, 0, 0), bias=False)  # weight (1, 3, 3, 3, 3)
+nn.init.xavier_normal_(conv3d_layer.weight)
 conv3d_layer.to(device)
-img_conv3d = conv3d_layer(img_tensor_3d)  # (1, 1, 3, 510, 510): depth 1 + 2·1 − 1 + 1 = 3
-conv3d_predicted = [conv_output_size(1, 1, padding=1), conv_output_size(height, 3), conv_output_size(width, 3)]
-print(f"Conv3d(3, 1, (1, 3, 3), p=(1, 0, 0)): before {tuple(img_tensor_3d.shape)}  after "
-      f"{tuple(img_conv3d.shape)}  (formula: {'×'.join(map(str, conv3d_predicted))})")
-# The kernel is one slice deep: output slices 0 and 2 see only the zero padding, so they are the bias.
-conv3d_bias = conv3d_layer.bias.item()
-padding_slices_are_bias = all(
-    (img_conv3d[0, 0, depth] - conv3d_bias).abs().max().item() < 1e-6 for depth in (0, 2))
-print(f"  depth slices 0 and 2 are the bias {conv3d_bias:.4f} everywhere: {padding_slices_are_bias}")
+img_conv3d = conv3d_layer(img_tensor_3d)  # (1, 1, 1, 510, 510): depth 1 + 2·1 − 3 + 1 = 1
+print(f"Conv3d(3, 1, (3, 3, 3), padding=(1, 0, 0), bias=False): before {tuple(img_tensor_3d.shape)}  "
+      f"after {tuple(img_conv3d.shape)}")
+record("conv3d_input_shape", list(img_tensor_3d.shape))
+record("conv3d_shape", list(img_conv3d.shape), headline=True)
+# The input is one slice deep, so only the kernel's middle depth slice ever meets the photo; the
+# other two meet the zero padding. The Conv3d is a Conv2d with that middle slice as its kernel.
+with torch.no_grad():
+    middle_slice_conv = F.conv2d(img_tensor, conv3d_layer.weight[:, :, 1])  # (1, 1, 510, 510)
+conv3d_middle_difference = (img_conv3d[:, :, 0] - middle_slice_conv).abs().max().item()
+print(f"  = Conv2d with the kernel's middle depth slice: max |difference| {conv3d_middle_difference:.1e}")
+record("conv3d_vs_middle_slice_max_abs_difference", conv3d_middle_difference)
+# Without the depth padding the kernel (3 deep) is deeper than the input (1 deep): PyTorch refuses.
+unpadded_conv3d = nn.Conv3d(3, 1, (3, 3, 3), bias=False).to(device)
+try:
+    unpadded_conv3d(img_tensor_3d)
+    conv3d_refusal = None
+    print("  without padding=(1, 0, 0): PyTorch accepted it (this version no longer refuses)")
+except RuntimeError as error:
+    conv3d_refusal = str(error).splitlines()[0]
+    print(f"  without padding=(1, 0, 0), PyTorch refuses (caught, the lesson goes on):\n    {conv3d_refusal}\n"
+          "    a kernel 3 deep has no position inside an input 1 deep; padding 1 on each side makes it 3")
+record("conv3d_unpadded_refusal", conv3d_refusal)
 
-# %% Beyond the notes: check both size formulas against real layers over a sweep
+# %% Beyond the notes: check the size formula against real Conv2d layers over a sweep
 # Small non-square inputs keep this fast and test height and width separately. A configuration the
 # formula says is impossible (size < 1) counts as a match only if the real layer refuses it too.
-if args.quick:
-    sweep_inputs, kernels, strides, paddings, dilations = [(7, 10)], (1, 3, 5), (1, 2), (0, 1), (1, 2)
-else:
-    sweep_inputs, kernels, strides, paddings, dilations = [(7, 10), (8, 8), (5, 13)], (1, 2, 3, 5), (1, 2, 3), (0, 1, 2), (1, 2)
-
-
-def real_output_size(layer: nn.Module, sweep_input: torch.Tensor):
-    """The layer's (H_out, W_out), or None if PyTorch refuses the configuration."""
+sweep = SWEEP_QUICK if args.quick else SWEEP_FULL
+formula_cases = formula_matches = impossible_cases = 0
+for (sweep_h, sweep_w), kernel, stride, padding, dilation in itertools.product(
+        sweep["inputs"], sweep["kernels"], sweep["strides"], sweep["paddings"], sweep["dilations"]):
+    sweep_layer = nn.Conv2d(1, 1, kernel, stride, padding, dilation).to(device)
+    predicted = [conv_output_size(size, kernel, stride, padding, dilation) for size in (sweep_h, sweep_w)]
     try:
         with torch.no_grad():
-            return list(layer(sweep_input).shape[-2:])
+            actual = list(sweep_layer(torch.zeros(1, 1, sweep_h, sweep_w, device=device)).shape[-2:])
     except RuntimeError:
-        return None
+        actual = None  # PyTorch refused: no position for the kernel
+    possible = min(predicted) >= 1
+    impossible_cases += not possible
+    formula_cases += 1
+    matched = actual == predicted if possible else actual is None
+    formula_matches += matched
+    if not matched:
+        print(f"  MISMATCH {sweep_layer} on {sweep_h}×{sweep_w}: formula {predicted}, layer {actual}")
+print(f"Formula sweep: {formula_matches}/{formula_cases} Conv2d configurations match the formula "
+      f"({impossible_cases} impossible ones refused by PyTorch, as the formula says)")
+record("formula_cases", formula_cases)
+record("formula_matches", formula_matches, headline=True)
+record("formula_impossible_cases", impossible_cases)
 
-
-formula_cases = formula_matches = impossible_cases = 0
-mismatches = []
-for (sweep_h, sweep_w), kernel, stride, padding, dilation in itertools.product(
-        sweep_inputs, kernels, strides, paddings, dilations):
-    sweep_input = torch.zeros(1, 1, sweep_h, sweep_w, device=device)  # (1, 1, H, W)
-    layers_and_predictions = [(
-        nn.Conv2d(1, 1, kernel, stride, padding, dilation),
-        [conv_output_size(size, kernel, stride, padding, dilation) for size in (sweep_h, sweep_w)],
-    )]
-    for output_padding in range(max(stride, dilation)):  # PyTorch requires output_padding < max(s, d)
-        layers_and_predictions.append((
-            nn.ConvTranspose2d(1, 1, kernel, stride, padding, output_padding, dilation=dilation),
-            [conv_transpose_output_size(size, kernel, stride, padding, dilation, output_padding)
-             for size in (sweep_h, sweep_w)],
-        ))
-    for layer, predicted in layers_and_predictions:
-        actual = real_output_size(layer.to(device), sweep_input)
-        possible = min(predicted) >= 1
-        impossible_cases += not possible
-        matched = actual == predicted if possible else actual is None
-        formula_cases += 1
-        formula_matches += matched
-        if not matched:
-            mismatches.append(f"{layer} on {sweep_h}×{sweep_w}: formula {predicted}, layer {actual}")
-
-print(f"Formula sweep: {formula_matches}/{formula_cases} layer configurations match the formulas "
-      f"({impossible_cases} of them impossible, and refused by PyTorch as the formula says)")
-for mismatch in mismatches[:5]:
-    print(f"  MISMATCH {mismatch}")
-
-# %% The checkerboard: count how many kernel patches reach each output pixel
-# A ConvTranspose2d with every weight 1 on an input of ones outputs exactly that count.
-overlap_layer = nn.ConvTranspose2d(1, 1, 3, stride=2, bias=False).to(device)
-nn.init.ones_(overlap_layer.weight)
-with torch.no_grad():
-    overlap_counts = overlap_layer(torch.ones(1, 1, 6, 6, device=device))  # (1, 1, 13, 13)
-interior_pattern = overlap_counts[0, 0, 2:4, 2:4]  # one 2×2 period away from the border
-print(f"Patches per output pixel (stride 2, kernel 3), one period inside: {interior_pattern.tolist()}")
-
-# %% Figure: the input and every output, drawn as raw floats in their own range
-plt.rcParams.update({"axes.titlesize": 10})
-
-
-def draw_feature(ax, tensor, title, vmin=None, vmax=None):
-    """imshow of a 1-channel output with its colour bar: the real values, not a clipped uint8."""
-    values = feature_map(tensor)
-    image = ax.imshow(values, cmap=FEATURE_CMAP, vmin=vmin, vmax=vmax)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    ax.set_title(title)
+# %% Figure: the Conv2d as three 2-D convolutions, one per colour channel, summed, plus the bias
+channel_outputs = [feature_map(output) for output in per_channel]
+output_limit = signed_limit(*channel_outputs, feature_map(img_conv))  # one scale for the whole row
+kernel_values = conv_layer.weight.detach().cpu()[0].numpy()  # (3, 3, 3): one 3×3 kernel per input channel
+kernel_limit = 1.6 * np.abs(kernel_values).max()  # the darkest cells stay light enough for black text
+fig, axes = plt.subplots(3, 4, figsize=(12, 9.6))
+fig.subplots_adjust(left=0.02, right=0.95, bottom=0.02, top=0.87, wspace=0.3, hspace=0.3)
+for channel, channel_name in enumerate(("R", "G", "B")):
+    axes[0, channel].imshow(img_tensor[0, channel].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+    axes[0, channel].set_title(f"input channel {channel_name}")
+    axes[1, channel].imshow(kernel_values[channel], cmap=DIVERGING_CMAP,
+                                           vmin=-kernel_limit, vmax=kernel_limit)
+    for (row, col), value in np.ndenumerate(kernel_values[channel]):
+        axes[1, channel].text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=11,
+                              color=BLACK)
+    axes[1, channel].set_title(f"its 3×3 kernel: weight[0, {channel}]")
+    draw_signed(fig, axes[2, channel], per_channel[channel], f"conv2d({channel_name}, kernel)",
+                limit=output_limit, colorbar=False)
+axes[0, 3].imshow(img)
+axes[0, 3].set_title(f"input {tuple(img_tensor.shape)}")
+axes[1, 3].text(0.5, 0.5, f"sum of the three,\nplus the bias\nb = {conv_layer.bias.item():.3f}",
+                ha="center", va="center", fontsize=13, transform=axes[1, 3].transAxes)
+output_image = draw_signed(fig, axes[2, 3], img_conv, f"= Conv2d(3, 1, 3) output\n{tuple(img_conv.shape)}",
+                           limit=output_limit, colorbar=False)
+fig.colorbar(output_image, ax=axes[2, :].tolist(), fraction=0.015, pad=0.02)
+for ax in axes.flat:
     ax.axis("off")
+fig.suptitle("A 3-channel convolution = one 2-D convolution per channel, summed, plus the bias\n"
+             f"(purple < 0 < orange; colour limits ±{output_limit:.2f}, the 99th percentile of |output|)")
+save_figure(fig, args.out_dir, "convolution", photo=True, show=args.show,
+            caption="The notes' Conv2d(3, 1, 3) on the photo, taken apart: each colour channel convolved "
+                    "with its own 3×3 kernel, the three results summed plus the bias give the layer's output.")
 
+# %% Figure: padding_mode and dilation on small grids, every value visible
+padded = {mode: (F.pad(PADDING_DEMO, (1, 1, 1, 1)) if mode == "zeros"
+                 else F.pad(PADDING_DEMO, (1, 1, 1, 1), mode=mode))[0, 0] for mode in PADDING_MODES}
+fig, axes = plt.subplot_mosaic([list("zzzrrrpppccc"), list("aaaaaabbbbbb")], figsize=(12, 8))
+fig.subplots_adjust(left=0.03, right=0.98, bottom=0.06, top=0.84, wspace=0.5, hspace=0.3)
+for key, mode in zip("zrpc", PADDING_MODES):
+    ax = axes[key]
+    ax.imshow(np.zeros((6, 6)), cmap="Greys", vmin=0, vmax=1)
+    ax.add_patch(plt.Rectangle((0.5, 0.5), 4, 4, fill=False, lw=2.5, edgecolor=ORANGE))  # the real input
+    for (row, col), value in np.ndenumerate(padded[mode].numpy()):
+        inside = 1 <= row <= 4 and 1 <= col <= 4
+        ax.text(col, row, f"{value:g}", ha="center", va="center", fontsize=10,
+                color=BLACK if inside else GREY, fontweight="normal" if inside else "bold")
+    ax.add_patch(plt.Rectangle((-0.45, -0.45), 2.9, 2.9, fill=False, lw=2, ls="--", edgecolor=BLUE))
+    ax.set_title(f"padding_mode='{mode}'\ncorner output {padding_corner[mode]:g}")
+    ax.axis("off")
+for key, dilation in zip("ab", (1, 2)):
+    field = receptive_fields[dilation]
+    axes[key].imshow(np.array(field["map"]), cmap="Oranges", vmin=0, vmax=1.5)
+    axes[key].set_title(f"Conv2d(1, 1, 3, dilation={dilation}): one output pixel sees\n"
+                        f"{field['pixels']} input pixels spread over {field['span']}×{field['span']}")
+    axes[key].set_xticks(range(PROBE_SIDE))
+    axes[key].set_yticks(range(PROBE_SIDE))
+    axes[key].set_xticks(np.arange(PROBE_SIDE + 1) - 0.5, minor=True)  # a line between pixels
+    axes[key].set_yticks(np.arange(PROBE_SIDE + 1) - 0.5, minor=True)
+    axes[key].grid(which="minor", color=GREY, lw=0.5)
+    axes[key].tick_params(which="minor", length=0)
+    axes[key].set(xlabel="input column", ylabel="input row")
+fig.suptitle("Top: the 4×4 input 0 … 15 (orange frame) padded by 1 in each padding_mode (grey ring);\n"
+             "blue dashes: the window summed into the corner output by a 3×3 kernel of ones.\n"
+             "Bottom: where one output pixel looks (gradient ≠ 0), without and with dilation")
+save_figure(fig, args.out_dir, "conv_parameters", show=args.show,
+            caption="padding_mode decides what fills the border ring; dilation spreads the same 9 kernel "
+                    "taps over a wider field, measured by autograd.")
 
-# Margins set by hand rather than by layout="constrained": the same look, a second faster to draw.
-fig, axes = plt.subplots(2, 3, figsize=(13, 9.4))
-fig.subplots_adjust(left=0.01, right=0.97, bottom=0.01, top=0.88, wspace=0.15, hspace=0.22)
-axes[0, 0].imshow(photo.image)
-axes[0, 0].set_title(f"input {tuple(img_tensor.shape)}")
-axes[0, 0].axis("off")
-draw_feature(axes[0, 1], img_conv, f"Conv2d(3, 1, 3) → {tuple(img_conv.shape)}")
-draw_feature(axes[0, 2], img_conv_transpose,
-             f"ConvTranspose2d(3, 1, 3, stride=2)\n→ {tuple(img_conv_transpose.shape)}")
-# The three Conv3d depth slices share one colour scale (the photo slice's), so the bias-only
-# slices show as one flat colour at the bias value.
-photo_slice = img_conv3d[0, 0, 1]
-low, high = min(photo_slice.min().item(), conv3d_bias), max(photo_slice.max().item(), conv3d_bias)
-for depth in range(img_conv3d.shape[2]):
-    what = "the photo" if depth == 1 else f"only padding: bias {conv3d_bias:.3f}"
-    draw_feature(axes[1, depth], img_conv3d[0, 0, depth],
-                 f"Conv3d output {tuple(img_conv3d.shape)}\ndepth slice {depth}: {what}", low, high)
-    if depth != 1:
-        axes[1, depth].text(0.5, 0.5, f"every pixel = bias\n{conv3d_bias:.4f}", ha="center", va="center",
-                            fontsize=12, bbox={"facecolor": "white", "alpha": 0.8},
-                            transform=axes[1, depth].transAxes)
-fig.suptitle("Layer outputs as raw floats: each grey scale runs from the output's own min to max "
-             "(colour bars), not through uint8")
-save_figure(fig, args.out_dir, "convolution", show=args.show)
-
-# %% Figure: a close-up of the transposed convolution's checkerboard
-side = min(CLOSE_UP_SIDE, height - 2, width - 2)  # input pixels per side of the close-up
-top, left = (height - side) // 2, (width - side) // 2
-conv_crop = img_conv[0, 0, top:top + side, left:left + side]  # Conv2d: one output pixel per input pixel
-transpose_crop = img_conv_transpose[0, 0, 2 * top:2 * (top + side), 2 * left:2 * (left + side)]
-
-fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
-fig.subplots_adjust(left=0.04, right=0.99, bottom=0.1, top=0.86, wspace=0.35)
-for ax, crop, title in [
-        (axes[0], conv_crop, f"Conv2d output, {side}×{side} close-up at the centre\n(no pattern: one kernel, same at every pixel)"),
-        (axes[1], transpose_crop, f"ConvTranspose2d output, same region ({2 * side}×{2 * side})\n"
-                                  "(checkerboard artifact: rows and columns alternate)")]:
-    image = ax.imshow(feature_map(crop), cmap=FEATURE_CMAP, interpolation="nearest")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    ax.set_title(title)
-    ax.set(xlabel="column", ylabel="row")
-counts = feature_map(overlap_counts)  # (13, 13) NumPy array
-axes[2].imshow(counts, cmap="Blues", vmin=0, vmax=5, interpolation="nearest")
-for row, col in itertools.product(range(counts.shape[0]), range(counts.shape[1])):
-    axes[2].text(col, row, f"{counts[row, col]:.0f}", ha="center", va="center", fontsize=8)
-axes[2].set_title("3×3 patches reaching each output pixel\n(stride 2, 6×6 input of ones: 4, 2, 2, 1 repeating)")
-axes[2].set(xlabel="column", ylabel="row")
-save_figure(fig, args.out_dir, "checkerboard", show=args.show)
-
-# %% Metrics and summary
-metrics = {
-    "image_source": photo.source,
-    "image_downscaled": photo.downscaled,
-    "input_shape": shape_list(img_tensor),
-    "conv2d_shape": shape_list(img_conv),
-    "conv2d_predicted_hw": conv_predicted,
-    "conv2d_weight_shape": shape_list(conv_layer.weight),
-    "conv2d_fraction_outside_0_1": outside_unit,
-    "conv_transpose_shape": shape_list(img_conv_transpose),
-    "conv_transpose_predicted_hw": transpose_predicted,
-    "conv_transpose_weight_shape": shape_list(conv_transpose_layer.weight),
-    "conv3d_input_shape": shape_list(img_tensor_3d),
-    "conv3d_shape": shape_list(img_conv3d),
-    "conv3d_predicted_dhw": conv3d_predicted,
-    "conv3d_bias": conv3d_bias,
-    "conv3d_padding_slices_are_bias": padding_slices_are_bias,
-    "formula_cases": formula_cases,
-    "formula_matches": formula_matches,
-    "formula_impossible_cases": impossible_cases,
-    "overlap_interior_pattern": interior_pattern,
-    "device": str(device),
-}
-write_metrics(args.out_dir, metrics)
-print(f"Summary: {tuple(img_tensor.shape)} -> Conv2d {tuple(img_conv.shape)}, ConvTranspose2d "
-      f"{tuple(img_conv_transpose.shape)}, Conv3d {tuple(img_conv3d.shape)}; size formulas match "
+print(f"Summary: {tuple(img_tensor.shape)} -> Conv2d {tuple(img_conv.shape)}, Conv3d {tuple(img_conv3d.shape)}; "
+      f"per-channel sum matches to {channel_sum_difference:.0e}; the size formula matches "
       f"{formula_matches}/{formula_cases} real layers. Outputs in {args.out_dir}")

@@ -1,118 +1,110 @@
+# %% [markdown]
 """Split the banknote photos into train, valid and test folders: 80/10/10 per class, seeded.
 
-The notes' model-building lesson trains LeNet to tell 1-yuan from 100-yuan notes (the RMB data).
-Before any Dataset is written, the photos are divided once into three folders: train (what the
-model learns from), valid (what we watch during training to choose epochs and settings) and test
-(looked at once, at the end). Per class, the sorted file listing is shuffled with a seeded
-generator and cut at 80 % and 90 %, so the split is the same on every run and every machine (the
-course's split was unseeded). The photos are copied, never moved: data/RMB_data stays as it was.
+The notes' RMB two-class example (人民币二分类) starts here, before any Dataset is written: the photos
+are divided once into train (what the model learns from), valid (watched while training, to choose
+epochs and settings) and test (looked at once, at the end). Per class, the sorted listing is shuffled
+with a seeded generator and cut at 80 % and 90 %: the same split on every run and machine (the
+course's was unseeded). Photos are copied, never moved. Without the course's photos, synthetic ones
+are drawn into data/RMB_data first; data/README.md says how to use real ones.
 
-Without the course's photos (they come from a cloud drive), data/RMB_data is first filled with
-synthetic banknote photos (tools/rmb_synthetic.py). Put real photos in data/RMB_data/1 and
-data/RMB_data/100 and they are used instead, with no code change.
-
-    python lesson_models/01_split_dataset.py                        # data/RMB_data → data/rmb_split
+    python lesson_models/01_split_dataset.py                 # data/RMB_data -> data/rmb_split
     python lesson_models/01_split_dataset.py --raw-dir ~/RMB_data --split-dir ~/rmb_split
-    python lesson_models/01_split_dataset.py --quick                # small photos, under the out-dir
+    python lesson_models/01_split_dataset.py --quick         # small photos, under the out-dir
 
-Expect: "Class:1, train:80, valid:10, test:10" and the same for 100. Re-running finds the same split
-already in place and changes nothing; a different seed into the same --split-dir is refused (delete
-the folder first). --quick draws its own 200 small photos (240×120) under the out-dir and never
-touches data/.
-
-Writes to outputs/lesson_models/01_split_dataset/: split.png (the counts, and sample photos of
-each class from the train part) and metrics.json (counts per part and class, data_source,
-source_unchanged, split_sha256).
-
-A good breakpoint: after `plan = plan_split(...)`; look at plan["valid"]["100"].
+A good breakpoint: `rng.shuffle(photos)`; look at `photos` before and after the step.
 """
 # %%
+import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this repo's tools and model first
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
 
 import matplotlib.pyplot as plt
 
-from tools.cli import lesson_parser, parse_lesson_args
-from tools.errors import fail
+from tools.cli import folder_path, lesson_parser, start_lesson
+from tools.errors import fail, fail_run
 from tools.figures import save_figure
 from tools.images import open_rgb
-from tools.metrics import write_metrics
-from tools.rmb import (CLASS_NAMES, DEFAULT_SPLIT_SEED, SPLIT_PARTS, data_source, default_rmb_dirs,
-                       folder_checksum, generate_photos_announced, image_files, plan_split,
-                       split_fingerprint, split_rmb)
-from tools.seeding import set_seed
+from tools.metrics import record
+from tools.rmb import (CLASS_NAMES, DEFAULT_SPLIT_SEED, check_split_dirs, copy_split, data_source,
+                       default_rmb_dirs, draw_synthetic_photos, existing_folder, folder_checksum,
+                       image_files, split_fingerprint)
 
-parser = lesson_parser(__file__, __doc__, default_seed=DEFAULT_SPLIT_SEED)
-parser.add_argument("--raw-dir", type=Path, default=None,
-                    help="photos in the course layout, <dir>/1 and <dir>/100 (default: data/RMB_data, "
-                         "generated if missing; with --quick a small set under the out-dir)")
-parser.add_argument("--split-dir", type=Path, default=None,
-                    help="where train/, valid/ and test/ go (default: data/rmb_split; with --quick "
-                         "under the out-dir)")
-args = parse_lesson_args(parser)
-set_seed(args.seed, args.deterministic)
+parser = lesson_parser("lesson_models/01_split_dataset.py", __doc__, default_seed=DEFAULT_SPLIT_SEED,
+                       quick="200 small synthetic photos (240×120) under the out-dir; data/ is not touched")
+parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
+                    help="your photos: DIR/1, DIR/100 (default: data/RMB_data)")
+parser.add_argument("--split-dir", type=folder_path, default=None, metavar="DIR",
+                    help="where train/, valid/, test/ go (default: data/rmb_split)")
+args = start_lesson(parser)
 
+TRAIN_END, VALID_END = 0.8, 0.9  # the course's cuts: train [0, 80 %), valid [80 %, 90 %), test the rest
 default_raw, default_split = default_rmb_dirs(args.quick, args.out_dir)
-raw_dir = args.raw_dir.expanduser() if args.raw_dir else default_raw
-split_dir = args.split_dir.expanduser() if args.split_dir else default_split
-SAMPLES_PER_CLASS = 5  # photos of each class shown in the figure
+raw_dir = args.raw_dir or default_raw
+split_dir = args.split_dir or default_split
+check_split_dirs(raw_dir, split_dir)  # usable paths, neither inside the other: before anything is written
 
-# %% The photos: the user's, or synthetic ones drawn once
-if args.raw_dir is None and not raw_dir.exists():
-    generate_photos_announced(raw_dir, args.quick)
-if not raw_dir.is_dir():
-    fail(f"--raw-dir {raw_dir}: no such folder (expected {raw_dir}/1 and {raw_dir}/100)")
+# %% The photos: yours, or synthetic ones drawn once
+if not existing_folder(raw_dir, "--raw-dir"):
+    if args.raw_dir is not None:
+        fail(f"--raw-dir {raw_dir}: no such folder (expected {raw_dir}/1 and {raw_dir}/100)")
+    draw_synthetic_photos(raw_dir, args.quick)
 source = data_source(raw_dir)  # "synthetic" or "user"
 print(f"Photos: {raw_dir} ({source})")
-source_checksum_before = folder_checksum(raw_dir)
+record("data_source", source, headline=True)
+checksum_before = folder_checksum(raw_dir)  # to show, at the end, that copying left the photos as they were
 
-# %% The split: sorted listing → seeded shuffle → cut at 80 % and 90 %, per class
-plan = plan_split(raw_dir, args.seed)  # {part: {class: [paths]}}, nothing copied yet
+# %% The split: per class, a sorted listing, a seeded shuffle, cuts at 80 % and 90 %
+rng = random.Random(args.seed)  # Python's own generator: the same shuffle on every platform
+plan = {"train": {}, "valid": {}, "test": {}}  # {part: {class: [photo paths]}}
 for name in CLASS_NAMES:
-    print(f"Class:{name}, train:{len(plan['train'][name])}, valid:{len(plan['valid'][name])}, "
-          f"test:{len(plan['test'][name])}")
+    photos = image_files(raw_dir / name, "RMB class folder")  # sorted by name: the same start everywhere
+    rng.shuffle(photos)
+    train_end, valid_end = int(len(photos) * TRAIN_END), int(len(photos) * VALID_END)
+    plan["train"][name] = photos[:train_end]
+    plan["valid"][name] = photos[train_end:valid_end]
+    plan["test"][name] = photos[valid_end:]
+    print(f"Class:{name}, train:{train_end}, valid:{valid_end - train_end}, test:{len(photos) - valid_end}")
+    for part, files in plan.items():
+        record(f"{part}_{name}", len(files[name]), headline=name == CLASS_NAMES[0])
 
-result = split_rmb(raw_dir, split_dir, seed=args.seed)  # copies; refuses to mix with another split
-print(f"{'Copied into' if result['copied'] else 'Already in place, nothing copied:'} {split_dir}")
+# Copy the plan (tools/rmb.py: into a temporary folder renamed when complete; an existing split is
+# kept if it is this very split, refused if it is another).
+copied = copy_split(plan, split_dir, raw_dir, args.seed)
+print(f"Copied into {split_dir}" if copied else f"Already in place, nothing copied: {split_dir}")
 
-source_unchanged = folder_checksum(raw_dir) == source_checksum_before
+source_unchanged = folder_checksum(raw_dir) == checksum_before
+print(f"Source folder unchanged: {source_unchanged}")
+record("source_unchanged", source_unchanged)
+if not source_unchanged:
+    fail_run(f"{raw_dir} changed while it was being split (is another program writing there?)")
 split_sha256 = split_fingerprint(split_dir)
-print(f"Source folder unchanged: {source_unchanged}; split fingerprint {split_sha256[:12]}…")
+print(f"Split fingerprint: {split_sha256[:16]} (the same photos and seed give it on any machine)")
+record("split_sha256", split_sha256)
 
-# %% Figure: the counts, and what the photos look like
-counts = result["counts"]
-fig = plt.figure(figsize=(14, 3.6))
-grid = fig.add_gridspec(2, SAMPLES_PER_CLASS + 2, width_ratios=[1.6, 0.15] + [1] * SAMPLES_PER_CLASS)
-ax_counts = fig.add_subplot(grid[:, 0])
-bar_width = 0.38
-for offset, name, colour in ((-bar_width / 2, "1", "tab:olive"), (bar_width / 2, "100", "tab:red")):
-    positions = [index + offset for index in range(len(SPLIT_PARTS))]
-    bars = ax_counts.bar(positions, [counts[part][name] for part in SPLIT_PARTS], bar_width,
-                         color=colour, label=f"{name} yuan")
-    ax_counts.bar_label(bars)
-ax_counts.set_xticks(range(len(SPLIT_PARTS)), SPLIT_PARTS)
-ax_counts.set(ylabel="photos", title=f"80/10/10 per class (seed {args.seed})")
-ax_counts.legend()
+# %% Figure: what the photos of each class look like, in each part
+COLUMNS = (("train", 0), ("train", 1), ("valid", 0), ("test", 0))  # (part, which photo of it)
+fig, axes = plt.subplots(len(CLASS_NAMES), len(COLUMNS), figsize=(12, 3.9), layout="constrained")
 for row, name in enumerate(CLASS_NAMES):
-    for column, path in enumerate(image_files(split_dir / "train" / name)[:SAMPLES_PER_CLASS]):
-        ax = fig.add_subplot(grid[row, column + 2])
-        ax.imshow(open_rgb(path))
-        ax.set_title(f"{name} yuan: {path.name}", fontsize=8)
-        ax.axis("off")
-fig.suptitle(f"The banknote photos ({source}) and their split")
-save_figure(fig, args.out_dir, "split", show=args.show)
+    for column, (part, index) in enumerate(COLUMNS):
+        ax = axes[row, column]
+        ax.imshow(open_rgb(split_dir / part / name / plan[part][name][index].name), aspect="auto")
+        ax.set(xticks=[], yticks=[])
+        ax.spines[:].set_visible(False)
+        if row == 0:
+            ax.set_title(part)
+        if column == 0:
+            ax.set_ylabel(f"{name} yuan", fontsize=14)
+fig.suptitle(f"Banknote photos ({source}) after the split")
+save_figure(fig, args.out_dir, "split", photo=True, show=args.show,
+            caption="Photos of each class (rows) from the train, valid and test folders of the split.")
 
-# %% Metrics and summary
-metrics = {f"{part}_{name}": counts[part][name] for part in SPLIT_PARTS for name in CLASS_NAMES}
-metrics.update({
-    "seed": args.seed,
-    "data_source": source,
-    "total": sum(metrics.values()),
-    "source_unchanged": source_unchanged,
-    "split_sha256": split_sha256,
-})
-write_metrics(args.out_dir, metrics)
-print(f"Summary: {metrics['total']} photos split into train {counts['train']}, valid {counts['valid']}, "
-      f"test {counts['test']} in {split_dir}; the source is unchanged. Outputs in {args.out_dir}")
+# %% Summary
+total = sum(len(files) for classes in plan.values() for files in classes.values())
+print(f"Summary: {total} photos split 80/10/10 per class into {split_dir}; {raw_dir} unchanged. "
+      f"Outputs in {args.out_dir}")

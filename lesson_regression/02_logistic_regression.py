@@ -1,59 +1,63 @@
+# %% [markdown]
 """Logistic regression with nn.Module, BCELoss and SGD with momentum.
 
-Two clouds of 100 points each, one per class, and a model that draws a straight line between them:
-z = w0·x0 + w1·x1 + b, then p = sigmoid(z) is the probability of class 1. The same five steps as
-every training script in the notes (data, model, loss, optimizer, iterate), here on the smallest
-model there is (notes: logistic regression at the end of the autograd lesson).
+Two clouds of 100 points, one per class; the model z = w0·x0 + w1·x1 + b, p = sigmoid(z) learns a
+straight line between them in the five steps of every training script in the notes (data, model,
+loss, optimizer, iterate). Then the notes' log-odds form ln[p/(1−p)] = w·x + b, checked on the
+trained model (notes: logistic regression, 逻辑回归, at the end of the autograd lesson).
 
     python lesson_regression/02_logistic_regression.py
-    python lesson_regression/02_logistic_regression.py --show   # watch the line turn
+    python lesson_regression/02_logistic_regression.py --show --momentum 0   # plain SGD, watched
 
-Expect (seed 10): accuracy starts at 92 % (the untrained line already splits most points), sits at
-exactly 99 % from iteration 260 (not > 0.99), and reaches 99.5 % (one point of 200 on the wrong
-side) at iteration 380, where the notes' rule "accuracy > 0.99, checked every 20 iterations" stops
-the loop; the loss falls from 0.39 to 0.049. The decision line is where p = 0.5, i.e. z = 0: x1 = −(w0·x0 + b)/w1.
-
-Writes to outputs/lesson_regression/02_logistic_regression/: training.gif (the line every 20
-iterations), decision_boundary.png (the final line over the probability map; loss and accuracy
-curves) and metrics.json (stop_iteration, accuracy, loss, w0, w1, b).
-
-A good breakpoint: `optimizer.step()`; compare net.features.weight before and after it, and look at
-net.features.weight.grad.
+Figures: training.gif, decision_boundary.png; what it prints: lesson_regression/README.md.
+A good breakpoint: `optimizer.step()`; compare net.features.weight before and after it, and look
+at net.features.weight.grad and optimizer.state (the momentum buffers).
 """
 # %%
 import sys
 from pathlib import Path
 
-# The repo root goes first on sys.path so that `tools` and `model` are this collection's own,
-# from any working directory.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
+
+import copy
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from tools.cli import lesson_parser, parse_lesson_args, positive_float, positive_int
-from tools.figures import GifRecorder, save_figure
-from tools.metrics import write_metrics
-from tools.seeding import set_seed
+from tools.cli import learning_rate, lesson_parser, momentum, positive_int, start_lesson
+from tools.errors import fail_run
+from tools.figures import (BLACK, BLUE, DIVERGING_CMAP, GREEN, GREY, VERMILLION, GifRecorder,
+                           save_figure)
+from tools.metrics import record
 
-parser = lesson_parser(__file__, __doc__, default_seed=10)
-parser.add_argument("--lr", type=positive_float, default=0.01, help="learning rate (default: 0.01)")
-parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-parser.add_argument("--iterations", type=positive_int, default=1000,
-                    help="most iterations (default: 1000)")
-args = parse_lesson_args(parser)
-set_seed(args.seed, args.deterministic)
+COURSE_LR, COURSE_MOMENTUM, COURSE_ITERATIONS = 0.01, 0.9, 1000
+LOG_EVERY = 20  # the notes print, draw and test their stop rule every 20 iterations
+QUICK_FRAME_EVERY = 100  # --quick draws fewer GIF frames, which cost the most time
+
+parser = lesson_parser("lesson_regression/02_logistic_regression.py", __doc__, default_seed=10,
+                       quick=f"a GIF frame every {QUICK_FRAME_EVERY} iterations instead of every {LOG_EVERY}; "
+                             "the training is the same")
+parser.add_argument("--lr", type=learning_rate, default=COURSE_LR, metavar="LR",
+                    help=f"learning rate (default: {COURSE_LR}, as in the notes)")
+parser.add_argument("--momentum", type=momentum, default=COURSE_MOMENTUM, metavar="M",
+                    help=f"SGD momentum in [0, 1) (default: {COURSE_MOMENTUM}, as in the notes)")
+parser.add_argument("--iterations", type=positive_int, default=COURSE_ITERATIONS, metavar="N",
+                    help=f"the stop rule must hold within N (default: {COURSE_ITERATIONS})")
+args = start_lesson(parser)  # flags checked, generators seeded, device picked, out-dir made
 device = args.device
 
 SAMPLES_PER_CLASS = 100
 CLASS_MEAN = 1.7  # class 0 sits around (+1.7, +1.7), class 1 around (−1.7, −1.7) ...
 SHIFT = 1.0  # ... and both clouds are shifted by +1, so the line must learn a bias too
-LOG_EVERY = 20  # the notes print, draw and test the stopping rule every 20 iterations
-STOP_ACCURACY = 0.99
+STOP_ACCURACY = 0.99  # the notes' stop rule: accuracy > 0.99
 THRESHOLD = 0.5  # predict class 1 when p >= 0.5
-# --quick trains exactly the same (it is tiny) but records fewer GIF frames, which cost the most.
-FRAME_EVERY = 100 if args.quick else LOG_EVERY
+FRAME_EVERY = QUICK_FRAME_EVERY if args.quick else LOG_EVERY
+X0_RANGE, X1_RANGE = (-5, 7), (-7, 7)  # what the figures show of the plane
+FLOAT64_RESOLVED_Z = 20  # the log-odds check in float64 holds to ~1e-16·e^|z|: tight below |z| = 20
 
 # %% Step 1, data: two Gaussian clouds with standard deviation 1
 ones = torch.ones(SAMPLES_PER_CLASS, 2)  # (100, 2)
@@ -84,35 +88,44 @@ loss_fn = nn.BCELoss()
 optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
 
 
+# %% Drawing helpers: the two classes, and the decision line p = 0.5, i.e. z = 0
 def line_parameters() -> tuple:
     w0, w1 = net.features.weight[0].tolist()
     return w0, w1, net.features.bias.item()
 
 
-def decision_line(x_values: torch.Tensor) -> torch.Tensor:
-    """Where p = 0.5, i.e. z = 0: x1 = −(w0·x0 + b) / w1."""
-    w0, w1, b = line_parameters()
-    return -(w0 * x_values + b) / w1
-
-
 def draw_classes(ax) -> None:
-    ax.scatter(x0[:, 0], x0[:, 1], c="tab:red", s=18, edgecolors="white", linewidths=0.5, label="class 0")
-    ax.scatter(x1[:, 0], x1[:, 1], c="tab:blue", s=18, edgecolors="white", linewidths=0.5, label="class 1")
-    ax.set(xlim=(-5, 7), ylim=(-7, 7), xlabel="x0", ylabel="x1")
+    ax.scatter(x0[:, 0], x0[:, 1], color=VERMILLION, s=18, label="class 0")
+    ax.scatter(x1[:, 0], x1[:, 1], color=BLUE, s=18, marker="s", label="class 1")
+    ax.set(xlim=X0_RANGE, ylim=X1_RANGE, xlabel="x0", ylabel="x1")
+
+
+def draw_decision_line(ax) -> None:
+    """The line w0·x0 + w1·x1 + b = 0 across the whole axes, whatever its slope."""
+    w0, w1, b = line_parameters()
+    norm2 = w0 ** 2 + w1 ** 2
+    if norm2 > 0:  # with w = 0 there is no line: p is the same everywhere
+        point = (-b * w0 / norm2, -b * w1 / norm2)  # the line's point nearest the origin
+        ax.axline(point, (point[0] - w1, point[1] + w0), color=BLACK, lw=2, label="decision line p = 0.5")
 
 
 # %% Step 5, iterate: forward, loss, backward, step; every 20 iterations measure and draw
-fig, ax = plt.subplots(figsize=(6, 5))
-x_line = torch.linspace(-6, 6, 2)
-curves = {"iteration": [], "loss": [], "accuracy": []}
-
-with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show) as gif:
+fig, ax = plt.subplots(figsize=(8, 5.2))
+fig.subplots_adjust(left=0.08, right=0.72, top=0.86, bottom=0.1)  # room for the legend on the right
+curves = {"iteration": [], "loss": [], "accuracy": []}  # at every check, for the final figure
+with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
+                 caption="The decision line turning as SGD trains, until the accuracy passes 0.99: "
+                         "the line after each step, loss and accuracy measured before it.") as gif:
     for iteration in range(args.iterations):
-        y_pred = net(train_x)  # (200, 1)
+        y_pred = net(train_x)  # (200, 1): p(class 1) for every point
+        # BCELoss refuses a nan probability with a RuntimeError: say what happened before it can.
+        if not torch.isfinite(y_pred).all():
+            fail_run(f"the model diverged: its output became nan at iteration {iteration} (lr {args.lr:g}, "
+                     f"momentum {args.momentum:g}): the weights ran away; try --lr {COURSE_LR:g}")
         loss = loss_fn(y_pred.squeeze(1), train_y)  # BCELoss wants matching shapes: (200,) and (200,)
-        optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        optimizer.zero_grad()  # gradients add up over backward() calls: clear them for the next one
 
         if iteration % LOG_EVERY == 0:
             predicted = (y_pred.squeeze(1) >= THRESHOLD).float()  # (200,) of 0s and 1s
@@ -127,51 +140,89 @@ with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show) as g
             if iteration % FRAME_EVERY == 0 or accuracy > STOP_ACCURACY:
                 ax.clear()
                 draw_classes(ax)
-                ax.plot(x_line, decision_line(x_line), "k-", lw=2, label="decision line (p = 0.5)")
-                ax.text(-4.5, 5.5, f"Loss={loss.item():.4f}", fontdict={"size": 14, "color": "red"})
-                ax.set_title(f"Iteration: {iteration}\n"
-                             f"w0:{w0:.2f} w1:{w1:.2f} b: {b:.2f} accuracy:{accuracy:.2%}")
-                ax.legend(loc="lower right")
+                draw_decision_line(ax)
+                # The text sits in the title and the legend outside the axes: the moving line never crosses them.
+                ax.set_title(f"Iteration {iteration}: Loss={loss.item():.4f}, accuracy {accuracy:.1%} "
+                             f"(before the step)\nline after the step: w0 {w0:.2f}, w1 {w1:.2f}, b {b:.2f}")
+                ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1))
                 gif.frame()
             if accuracy > STOP_ACCURACY:
                 break
+    if accuracy <= STOP_ACCURACY:  # the loop ran to its end: the stop rule never held
+        first_loss = curves["loss"][0]
+        hint = (f"the loss grew from {first_loss:.4f}: the steps are too large; try --lr {COURSE_LR:g}"
+                if loss.item() > first_loss else f"try --iterations {max(COURSE_ITERATIONS, 2 * args.iterations)}")
+        fail_run(f"ran out of iterations: the accuracy never passed {STOP_ACCURACY:g} in {args.iterations} "
+                 f"iterations (last check: {accuracy:.2%} at iteration {curves['iteration'][-1]}, loss "
+                 f"{curves['loss'][-1]:.4f}, lr {args.lr:g}, momentum {args.momentum:g}); {hint}")
 plt.close(fig)
 
-stop_iteration, final_accuracy, final_loss = iteration, accuracy, loss.item()
-w0, w1, b = line_parameters()
-print(f"Stopped at iteration {stop_iteration}: accuracy {final_accuracy:.2%}, loss {final_loss:.4f}, "
+stop_iteration, w0, w1, b = iteration, *line_parameters()
+print(f"Stopped at iteration {stop_iteration}: accuracy {accuracy:.2%}, loss {loss.item():.4f}, "
       f"line x1 = −({w0:.2f}·x0 + {b:.2f}) / {w1:.2f}")
+record("stop_iteration", stop_iteration, headline=True)
+record("accuracy", accuracy, headline=True)
+record("loss", loss.item())
+record("w0", w0)
+record("w1", w1)
+record("b", b)
+
+# %% The log-odds form: ln[p / (1 − p)] = w·x + b
+# The notes write logistic regression as a linear model of the log-odds: the logit of the
+# predicted probability is the linear layer's output z. Checked on the trained model in float64,
+# on the CPU: in float32, 1 − p keeps only a few digits where p is near 1 (z = 10 leaves
+# 1 − p = 4.5e-5, stored to about 6e-8), so the same check is off by about 1e-3 at the most
+# confident points. That loss of digits is why nn.BCEWithLogitsLoss takes z rather than p.
+with torch.no_grad():
+    z = net.features(train_x).squeeze(1)  # (200,)
+    p = net(train_x).squeeze(1)  # (200,)
+    float32_difference = (torch.log(p / (1 - p)) - z).abs().max().item()
+    net64 = copy.deepcopy(net).to("cpu", torch.float64)
+    x64 = train_x.to("cpu", torch.float64)  # (200, 2)
+    z64 = net64.features(x64).squeeze(1)  # (200,)
+    p64 = net64(x64).squeeze(1)  # (200,)
+    # p itself is rounded (by 1e-16 in float64), so 1 − p loses digits as p nears 1: the check
+    # holds to about 1e-16·e^|z|, tight while |z| < 20; points beyond that are left out.
+    resolved = z64.abs() < FLOAT64_RESOLVED_Z  # (200,) of True/False
+    difference = (torch.log(p64 / (1 - p64)) - z64).abs()  # (200,)
+    log_odds_difference = difference.where(resolved, 0).max().item()
+print(f"Log-odds: max |ln[p/(1−p)] − z| over the {resolved.sum().item()} points with |z| < {FLOAT64_RESOLVED_Z} "
+      f"= {log_odds_difference:.1e} in float64 ({float32_difference:.1e} in float32, where |z| reaches "
+      f"{z.abs().max().item():.1f})")
+record("log_odds_max_abs_difference", log_odds_difference, headline=True)
+record("log_odds_max_abs_difference_float32", float32_difference)
 
 # %% Figure: the final line over the model's probability map, and the training curves
-fig, (ax_map, ax_curves) = plt.subplots(1, 2, figsize=(12, 5))
-grid_x0, grid_x1 = torch.meshgrid(torch.linspace(-5, 7, 200), torch.linspace(-7, 7, 200), indexing="xy")
+fig = plt.figure(figsize=(12, 5.4), layout="constrained")
+map_area, curve_area = fig.add_gridspec(1, 2, width_ratios=[1.25, 1], wspace=0.08)
+ax_map = fig.add_subplot(map_area)
+ax_loss, ax_accuracy = curve_area.subgridspec(2, 1).subplots(sharex=True)
+grid_x0, grid_x1 = torch.meshgrid(torch.linspace(*X0_RANGE, 200), torch.linspace(*X1_RANGE, 200), indexing="xy")
 grid = torch.stack([grid_x0.flatten(), grid_x1.flatten()], dim=1).to(device)  # (40000, 2)
 with torch.no_grad():
     probability = net(grid).reshape(grid_x0.shape).cpu()  # (200, 200): p(class 1) at each point
-contour = ax_map.contourf(grid_x0, grid_x1, probability, levels=20, cmap="coolwarm_r", alpha=0.35)
-fig.colorbar(contour, ax=ax_map, label="p(class 1)")
+# The shared diverging map, centred on p = 0.5 and turned so that its orange end lies under
+# class 0 (vermillion) and its purple end under class 1 (blue).
+probability_cmap = plt.get_cmap(DIVERGING_CMAP).reversed()
+contour = ax_map.contourf(grid_x0, grid_x1, probability, levels=20, cmap=probability_cmap, vmin=0, vmax=1,
+                          alpha=0.4)
+fig.colorbar(contour, ax=ax_map, label="p(class 1)", ticks=[0, 0.25, 0.5, 0.75, 1], pad=0.03)
 draw_classes(ax_map)
-ax_map.plot(x_line, decision_line(x_line), "k-", lw=2, label="p = 0.5")
-ax_map.set_title(f"Iteration {stop_iteration}: accuracy {final_accuracy:.1%}")
-ax_map.legend(loc="lower right")
+draw_decision_line(ax_map)
+ax_map.set_title(f"Iteration {stop_iteration}: accuracy {accuracy:.1%}")
+ax_map.legend(loc="lower left")
 
-ax_curves.plot(curves["iteration"], curves["loss"], "o-", color="tab:red", label="BCE loss")
-ax_curves.set(xlabel="iteration", ylabel="loss", title="Loss falls; accuracy passes 99 %")
-ax_accuracy = ax_curves.twinx()
-ax_accuracy.plot(curves["iteration"], curves["accuracy"], "s-", color="tab:green", label="accuracy")
-ax_accuracy.axhline(STOP_ACCURACY, color="tab:green", ls=":", lw=1)
-ax_accuracy.set(ylabel="accuracy", ylim=(0, 1.05))
-ax_curves.legend(handles=ax_curves.get_lines() + ax_accuracy.get_lines()[:1], loc="center right")
-save_figure(fig, args.out_dir, "decision_boundary", show=args.show)
+ax_loss.plot(curves["iteration"], curves["loss"], "o-", color=BLUE, ms=4)
+ax_loss.set(ylabel="BCE loss", title="Loss falls; accuracy passes the stop rule")
+ax_accuracy.plot(curves["iteration"], curves["accuracy"], "s-", color=GREEN, ms=4)
+ax_accuracy.axhline(STOP_ACCURACY, color=GREY, ls="--", lw=1)
+ax_accuracy.text(0, STOP_ACCURACY + 0.002, f"stop rule: accuracy > {STOP_ACCURACY:g}", color=GREY, va="bottom")
+ax_accuracy.set(xlabel="iteration", ylabel="accuracy", ylim=(min(0.9, min(curves["accuracy"]) - 0.01), 1.0))
+ax_accuracy.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.0%}"))
+save_figure(fig, args.out_dir, "decision_boundary", show=args.show,
+            caption="The trained decision line over the model's probability map p(class 1), "
+                    "and the loss and accuracy at every check until the accuracy passes 0.99.")
 
-# %% Metrics and summary
-write_metrics(args.out_dir, {
-    "stop_iteration": stop_iteration,
-    "accuracy": final_accuracy,
-    "loss": final_loss,
-    "w0": w0,
-    "w1": w1,
-    "b": b,
-    "device": str(device),
-})
-print(f"Summary: accuracy {final_accuracy:.1%} at iteration {stop_iteration}. Outputs in {args.out_dir}")
+# %% Summary
+print(f"Summary: accuracy {accuracy:.1%} at iteration {stop_iteration}; ln[p/(1−p)] = z to "
+      f"{log_odds_difference:.0e}. Outputs in {args.out_dir}")

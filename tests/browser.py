@@ -19,6 +19,67 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 HIGH_FD = 10  # keep our pipe ends away from 3 and 4, which the child must receive them as
 
 
+LOAD_IMAGES = """
+Promise.all(Array.from(document.images).map(img => new Promise(resolve => {
+  const probe = new Image();
+  const done = () => resolve({src: img.getAttribute('src'), naturalWidth: probe.naturalWidth,
+    naturalHeight: probe.naturalHeight, width: img.getAttribute('width'), height: img.getAttribute('height')});
+  probe.onload = done; probe.onerror = done; probe.src = img.src;
+})))
+"""
+
+# The phone check: the page is laid out at the screen's width (a viewport meta tag), nothing reaches
+# past the right edge except inside a box that scrolls, no text is clipped by its box, every image is
+# a lazy link to its own full-size file with its size given, and no lesson heading is cut
+# (it ends its sentence and fits its box).
+PAGE_CHECK = """
+(() => {
+  const problems = [];
+  const screen = document.documentElement.clientWidth;
+  const describe = el => '<' + el.tagName.toLowerCase() + '> '
+    + (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60);
+  const source = img => img.getAttribute('src');
+  const meta = document.querySelector('meta[name="viewport"]');
+  if (!meta || !/width=device-width/.test(meta.content))
+    problems.push('no <meta name="viewport" content="width=device-width, ...">');
+  if (window.innerWidth > screen + 1)
+    problems.push('laid out ' + window.innerWidth + ' px wide on a ' + screen + ' px screen');
+  const pageWidth = document.documentElement.scrollWidth;
+  if (pageWidth > screen + 1)
+    problems.push('the page scrolls sideways: ' + pageWidth + ' px wide on a ' + screen + ' px screen');
+  const scrollsInside = el => {
+    for (let box = el.parentElement; box; box = box.parentElement) {
+      const overflow = getComputedStyle(box).overflowX;
+      if (overflow === 'auto' || overflow === 'scroll') return true;
+    }
+    return false;
+  };
+  for (const el of document.body.querySelectorAll('*')) {
+    const rect = el.getBoundingClientRect();
+    if (rect.width === 0 && rect.height === 0) continue;  // not shown (inside a folded <details>)
+    if (rect.right > screen + 1 && !scrollsInside(el)) problems.push('reaches past the screen: ' + describe(el));
+    const style = getComputedStyle(el);
+    const clips = style.overflowX === 'hidden' || style.overflowX === 'clip' || style.textOverflow === 'ellipsis';
+    if (clips && el.scrollWidth > el.clientWidth + 1) problems.push('text cut by its box: ' + describe(el));
+  }
+  for (const img of document.images) {
+    const link = img.closest('a');
+    if (!link) problems.push('image not inside a link: ' + source(img));
+    else if (link.href !== img.src) problems.push('image links elsewhere than its own file: ' + source(img));
+    if (img.loading !== 'lazy') problems.push('image not loading="lazy": ' + source(img));
+    if (!img.getAttribute('width') || !img.getAttribute('height'))
+      problems.push('image without width and height: ' + source(img));
+  }
+  for (const heading of document.querySelectorAll('section h2')) {
+    const text = heading.textContent.trim();
+    if (!/[.!?]$/.test(text)) problems.push('heading cut mid-sentence: ' + text);
+    if (heading.scrollWidth > heading.clientWidth + 1) problems.push('heading wider than its box: ' + text);
+  }
+  return problems;
+})()
+"""
+
+
 def find_chromium():
     for name in CHROMIUM_NAMES:
         path = shutil.which(name)
@@ -91,20 +152,40 @@ class Chromium:
                     return event
             self.events.append(self._read_message(deadline))
 
-    def open_page(self, url: str) -> str:
-        """Open `url` in a new tab, wait for its load event, and return the tab's session id."""
+    def open_page(self, url: str, width: int = None, height: int = 900) -> str:
+        """Open `url` in a new tab, wait for its load event, and return the tab's session id.
+
+        With `width`, the tab is a phone's screen of that many CSS pixels (mobile emulation: a page
+        without a viewport meta tag is laid out 980 px wide and shrunk, as a phone does).
+        """
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable", session_id=session)
+        if width is not None:
+            self.send("Emulation.setDeviceMetricsOverride",
+                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+                      session_id=session)
         self.send("Page.navigate", {"url": url}, session_id=session)
         self.wait_for_event("Page.loadEventFired", session)
         return session
 
-    def evaluate(self, expression: str, session_id: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                           session_id=session_id)
+    def evaluate(self, expression: str, session_id: str, await_promise: bool = False):
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                "awaitPromise": await_promise}, session_id=session_id)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression[:60]}...: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def load_images(self, session_id: str) -> list:
+        """Fetch every <img> of the page, lazy ones included (a headless tab never scrolls to
+        them): [{"src", "naturalWidth", "naturalHeight", "width", "height"}], naturalWidth 0 if it
+        did not load. width and height are the tag's attributes (None where missing)."""
+        return self.evaluate(LOAD_IMAGES, session_id, await_promise=True)
+
+    def layout_problems(self, session_id: str) -> list:
+        """What breaks the page on the tab's screen, one line each (see PAGE_CHECK)."""
+        return self.evaluate(PAGE_CHECK, session_id)
 
     def console_errors(self, session_id: str) -> list:
         """Uncaught exceptions, console.error calls and browser-logged errors (failed loads)."""

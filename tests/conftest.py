@@ -1,9 +1,24 @@
-"""Shared test machinery: the repo on sys.path, a headless backend, and running lessons as a user would."""
+"""Shared test machinery: the repo on sys.path, a headless backend, and lessons run as a user would.
+
+Lesson runs are slow (2–4 s of imports each), so they start early, in the background, two at a time,
+and only those that the selected tests need: each test module names its runs with `plan_runs(...)`
+when it is imported, and a test that uses `quick_runs` asks for the `--quick` run of its lesson.
+`python -m pytest tests/test_smoke.py -k 01_linear` starts one lesson process, not the course.
+"""
+import contextlib
 import hashlib
+import inspect
+import io
+import json
 import os
+import runpy
+import shutil
+import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,15 +28,27 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ["MPLBACKEND"] = "Agg"  # before anything imports pyplot
 
+def snapshot(root: Path) -> dict:
+    """{path: (size, mtime)} of everything under root/outputs and root/data."""
+    return {str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+            for folder in ("outputs", "data") for path in (root / folder).rglob("*")}
+
+
+REPO_SNAPSHOT = snapshot(REPO_ROOT)  # taken before any test runs
 LESSON_SCRIPTS = sorted(REPO_ROOT.glob("lesson_*/[0-9][0-9]_*.py"))
 LESSON_TIMEOUT_S = 300
 PARALLEL_LESSONS = 2  # the CI machine has two cores
 # Keys whose values are wall-clock measurements, hence differ between two identical runs.
-TIMING_KEYS = {"seconds", "images_per_second"}
+TIMING_KEYS = {"seconds", "images_per_second", "train_seconds"}
+QUICK = ("--quick",)
 
 
 def lesson_id(script: Path) -> str:
     return f"{script.parent.name}/{script.stem}"
+
+
+def lesson_script(folder: str, stem: str) -> Path:
+    return REPO_ROOT / folder / f"{stem}.py"
 
 
 @dataclass
@@ -55,105 +82,179 @@ def _decoy_packages(root: Path) -> Path:
 
 class LessonRunner:
     """Runs lesson scripts as subprocesses, from a temporary working directory, like a user would:
-    `python -W error::DeprecationWarning -W error::FutureWarning lesson_x/NN_y.py --out-dir D flags`.
-    Results are cached per (script, flags) for the whole session, so smoke and claim tests
-    share one run.
+    `python -W error::DeprecationWarning -W error::FutureWarning lesson_x/NN_y.py --out-dir D
+    --device cpu flags` (--device cpu unless the flags name a device: the claims are the CPU's).
+    Each distinct (script, flags) runs once per session; `submit` starts it in the background.
     """
 
     def __init__(self, tmp_root: Path):
         self.tmp_root = tmp_root
         self.work_dir = tmp_root / "cwd"
-        self.work_dir.mkdir()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         decoys = _decoy_packages(tmp_root / "decoys")
         self.env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(decoys),
-                        OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-        self.cache: dict = {}
+                        OMP_NUM_THREADS="1", PYTHONHASHSEED="0", PYTHONIOENCODING="utf-8")
+        self.pool = ThreadPoolExecutor(max_workers=PARALLEL_LESSONS)
+        self.futures: dict = {}
+        self.seconds: dict = {}  # (lesson, flags) -> wall seconds, for LESSON_RUN_TIMES=1
 
-    def _out_dir(self, script: Path, flags: tuple) -> Path:
+    def out_dir_for(self, script: Path, flags: tuple) -> Path:
         """A folder of its own for every distinct run: readable, and unique by a hash of the flags."""
         digest = hashlib.sha1("\0".join(flags).encode()).hexdigest()[:10]
         readable = "".join(c if c.isalnum() else "_" for c in "_".join(flags))[:40]
         return self.tmp_root / "outputs" / f"{script.parent.name}_{script.stem}_{readable}_{digest}"
 
-    def run(self, script: Path, *flags: str) -> LessonRun:
-        key = (script, flags)
-        if key not in self.cache:
-            out_dir = self._out_dir(script, flags)
-            command = [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning",
-                       str(script), "--out-dir", str(out_dir), *flags]
-            completed = subprocess.run(command, cwd=self.work_dir, env=self.env, capture_output=True,
-                                       text=True, timeout=LESSON_TIMEOUT_S, stdin=subprocess.DEVNULL)
-            self.cache[key] = LessonRun(script, flags, out_dir, completed.returncode,
-                                        completed.stdout, completed.stderr)
-        return self.cache[key]
+    def command(self, script: Path, flags: tuple, out_dir: Path) -> list:
+        device = [] if "--device" in flags else ["--device", "cpu"]
+        return [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning",
+                str(script), "--out-dir", str(out_dir), *device, *flags]
+
+    def _run(self, script: Path, flags: tuple) -> LessonRun:
+        out_dir = self.out_dir_for(script, flags)
+        started = time.perf_counter()
+        completed = subprocess.run(self.command(script, flags, out_dir), cwd=self.work_dir, env=self.env,
+                                   capture_output=True, text=True, encoding="utf-8", errors="replace",
+                                   timeout=LESSON_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        self.seconds[(lesson_id(script), flags)] = time.perf_counter() - started
+        return LessonRun(script, flags, out_dir, completed.returncode, completed.stdout, completed.stderr)
 
     def resolve(self, request) -> tuple:
-        """A planned request is a (script, *flags) tuple, or a function of this runner that makes
-        the files the run needs (in self.tmp_root) and returns that tuple."""
-        return request(self) if callable(request) else tuple(request)
+        """A request is a (script, *flags) tuple, or a function of this runner that makes the files
+        the run needs (in self.tmp_root) and returns that tuple."""
+        return tuple(request(self) if callable(request) else request)
+
+    def submit(self, request):
+        script, *flags = self.resolve(request)
+        key = (Path(script), tuple(str(flag) for flag in flags))
+        if key not in self.futures:
+            self.futures[key] = self.pool.submit(self._run, *key)
+        return self.futures[key]
+
+    def notebooks(self, scripts: list) -> "Future":
+        """Execute lessons as Jupytext notebooks, one after another in one real kernel
+        (tests/notebook_run.py), with --quick --device cpu. The future gives (report: {"<folder>/<file>":
+        {"error", "cells"}}, out_root (a lesson writes into out_root/<folder>/<stem>), CompletedProcess).
+        The first call decides which lessons run: the test session asks once, for those it selected."""
+        if "notebooks" not in self.futures:
+            self.futures["notebooks"] = self.pool.submit(self._run_notebooks, [Path(script) for script in scripts])
+        return self.futures["notebooks"]
+
+    def _run_notebooks(self, scripts: list):
+        started = time.perf_counter()
+        out_root = self.tmp_root / "notebooks"
+        report = self.tmp_root / "notebooks.json"
+        completed = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "notebook_run.py"), str(out_root),
+                                    str(report), *map(str, scripts)], env=dict(self.env, PYTHONPATH=""),
+                                   capture_output=True, text=True, encoding="utf-8", errors="replace",
+                                   timeout=LESSON_TIMEOUT_S * 3, stdin=subprocess.DEVNULL)
+        loaded = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
+        self.seconds[(f"{len(scripts)} notebooks", ())] = time.perf_counter() - started
+        return loaded, out_root, completed
+
+    def run(self, script: Path, *flags: str) -> LessonRun:
+        return self.submit((script, *flags)).result()
 
     def run_many(self, requests: list) -> list:
-        """Run several (script, flags...) requests at once, two at a time."""
-        requests = [self.resolve(request) for request in requests]
-        unique = list(dict.fromkeys(requests))  # two threads must not run the same request twice
-        with ThreadPoolExecutor(max_workers=PARALLEL_LESSONS) as pool:
-            list(pool.map(lambda request: self.run(request[0], *request[1:]), unique))
-        return [self.run(request[0], *request[1:]) for request in requests]  # from the cache
+        """Several requests at once (two at a time); results in the order asked."""
+        futures = [self.submit(request) for request in requests]
+        return [future.result() for future in futures]
 
 
-# Runs that claim tests will ask for besides the --quick run of every lesson. A test module plans
-# them when it is imported (pytest imports every test module before the first test runs), and they
-# start together with the quick runs and the course runner, so both cores stay busy from the start.
-PLANNED_RUNS: list = []
+def run_in_process(script: Path, *flags: str, out_dir: Path) -> LessonRun:
+    """Run a lesson inside this test process (runpy), as `python script --out-dir D --device cpu flags`.
+
+    For runs that stop early (a refused flag, a divergence, a stop rule never met): they go through
+    the lesson's own code but skip the 2–4 s of imports a new process pays. What the lesson changes
+    in this process (argv, sys.path, the exception hook, the SIGTERM handler, open figures) is put
+    back. An exception the lesson does not turn into SystemExit fails the test, traceback included.
+    """
+    import matplotlib.pyplot as plt
+
+    argv = [str(script), "--out-dir", str(out_dir), *([] if "--device" in flags else ["--device", "cpu"]),
+            *map(str, flags)]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved = sys.argv, list(sys.path), sys.excepthook, signal.getsignal(signal.SIGTERM)
+    sys.argv = argv
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                runpy.run_path(str(script), run_name="__main__")
+                returncode = 0
+            except SystemExit as stop:
+                returncode = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        sys.argv, sys.path[:], sys.excepthook = saved[0], saved[1], saved[2]
+        signal.signal(signal.SIGTERM, saved[3])
+        plt.close("all")
+    return LessonRun(Path(script), tuple(map(str, flags)), Path(out_dir), returncode, stdout.getvalue(),
+                     stderr.getvalue())
+
+
+RUNNER: "LessonRunner | None" = None
+# Runs a test module will need, by module name; started in the background once the tests are chosen.
+PLANNED: dict = {}
 
 
 def plan_runs(*requests) -> None:
-    """Ask for lesson runs ahead (see LessonRunner.resolve for the form of a request)."""
-    PLANNED_RUNS.extend(requests)
+    """Ask for lesson runs ahead, from a test module (see LessonRunner.resolve for a request's form)."""
+    module = inspect.currentframe().f_back.f_globals["__name__"]
+    PLANNED.setdefault(module, []).extend(requests)
+
+
+def lesson_runner_for_session() -> LessonRunner:
+    global RUNNER
+    if RUNNER is None:
+        RUNNER = LessonRunner(Path(tempfile.mkdtemp(prefix="lesson-runs-")))
+    return RUNNER
+
+
+def pytest_collection_finish(session):
+    """Start, in the background, the runs that the selected tests need: their modules' planned runs,
+    and the --quick run of each lesson a selected test reads through `quick_runs`."""
+    runner = lesson_runner_for_session()
+    requests, planned_modules, notebook_scripts = [], set(), []
+    for item in session.items:  # what is left after -k and friends
+        module = item.module.__name__ if getattr(item, "module", None) else None
+        if module in PLANNED and module not in planned_modules:
+            planned_modules.add(module)
+            requests.extend(PLANNED[module])
+        if "quick_runs" in getattr(item, "fixturenames", ()):
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            scripts = [params["script"]] if "script" in params else LESSON_SCRIPTS
+            requests.extend((script, *QUICK) for script in scripts)
+        if "notebook_run" in getattr(item, "fixturenames", ()):
+            notebook_scripts.append(item.callspec.params["script"])
+    if notebook_scripts:  # first: the longest job, one kernel for every selected lesson, in course order
+        runner.notebooks(sorted(set(notebook_scripts), key=LESSON_SCRIPTS.index))
+    for request in requests:
+        runner.submit(request)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if RUNNER is not None:
+        RUNNER.pool.shutdown(wait=True, cancel_futures=True)
+        if os.environ.get("LESSON_RUN_TIMES"):  # where the suite's time goes: one line per lesson process
+            for (name, flags), seconds in sorted(RUNNER.seconds.items(), key=lambda item: -item[1]):
+                print(f"{seconds:6.1f} s  {name} {' '.join(flags)}")
+            print(f"{sum(RUNNER.seconds.values()):6.1f} s  in {len(RUNNER.seconds)} runs")
+        shutil.rmtree(RUNNER.tmp_root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def lesson_runner(tmp_path_factory) -> LessonRunner:
-    return LessonRunner(tmp_path_factory.mktemp("lessons"))
+def lesson_runner() -> LessonRunner:
+    return lesson_runner_for_session()
 
 
-def course_command(out_root: Path) -> list:
-    """The course runner, as the README's main command, with --quick on the CPU."""
-    return [sys.executable, str(REPO_ROOT / "tools" / "run_all.py"), "--quick", "--device", "cpu",
-            "--out-dir", str(out_root)]
+class QuickRuns:
+    """quick_runs[script]: the --quick run of that lesson (started on first use if not yet)."""
 
+    def __init__(self, runner: LessonRunner):
+        self.runner = runner
 
-@pytest.fixture(scope="session")
-def lesson_batch(lesson_runner, tmp_path_factory):
-    """Every lesson run the session needs, started at once: the course runner (two folders at a
-    time) beside the --quick run of every lesson and the planned runs (two at a time)."""
-    out_root = tmp_path_factory.mktemp("course")
-    command = course_command(out_root)
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0")
-    course = subprocess.Popen(command, cwd=tmp_path_factory.mktemp("course_cwd"), env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        quick = lesson_runner.run_many([(script, "--quick") for script in LESSON_SCRIPTS] + PLANNED_RUNS)
-        stdout, stderr = course.communicate(timeout=LESSON_TIMEOUT_S * 2)
-    finally:
-        if course.poll() is None:
-            course.kill()
-    course_result = subprocess.CompletedProcess(command, course.returncode, stdout, stderr)
-    return {run.script: run for run in quick[:len(LESSON_SCRIPTS)]}, (course_result, out_root)
+    def __getitem__(self, script: Path) -> LessonRun:
+        return self.runner.run(script, *QUICK)
 
 
 @pytest.fixture(scope="session")
-def quick_runs(lesson_batch) -> dict:
-    """Every lesson run once with --quick: {script: LessonRun}."""
-    return lesson_batch[0]
-
-
-@pytest.fixture(scope="session")
-def course_run(lesson_batch):
-    """(CompletedProcess, out_root) of `python tools/run_all.py --quick --device cpu`."""
-    return lesson_batch[1]
-
-
-def lesson_script(folder: str, stem: str) -> Path:
-    return REPO_ROOT / folder / f"{stem}.py"
-
+def quick_runs(lesson_runner) -> QuickRuns:
+    return QuickRuns(lesson_runner)

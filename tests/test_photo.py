@@ -1,13 +1,16 @@
 """tools/photo.py: the built-in photo, a user's --image, and the tensor <-> picture helpers."""
 import argparse
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms
 
-from tools.photo import (MAX_IMAGE_SIDE, PHOTO_SIDE, add_image_flag, feature_map, load_photo,
-                         photo_to_tensor, rgb_picture, sample_photo_path)
+from tools.figures import DIVERGING_CMAP
+from tools.photo import (MAX_IMAGE_SIDE, PHOTO_SIDE, add_image_flag, draw_signed, feature_map, load_photo,
+                         rgb_picture, sample_photo_path, signed_limit)
 
 
 def gradient_image(width: int, height: int, mode: str = "RGB") -> Image.Image:
@@ -67,13 +70,37 @@ def test_bad_image_is_one_line_naming_the_flag_and_exit_2(tmp_path, capsys, make
     assert error.count("\n") == 1 and "--image" in error and message in error, error
 
 
-def test_photo_to_tensor_and_back_round_trips():
+def test_the_notes_two_lines_and_rgb_picture_round_trip():
     picture = gradient_image(45, 28)
-    tensor = photo_to_tensor(picture)
-    assert tensor.shape == (1, 3, 28, 45) and tensor.dtype == torch.float32
-    assert 0.0 <= tensor.min().item() and tensor.max().item() <= 1.0
-    assert np.array_equal(np.asarray(rgb_picture(tensor)), np.asarray(picture))
-    assert np.array_equal(np.asarray(rgb_picture(tensor[0])), np.asarray(picture))  # (3, H, W) too
+    img_tensor = transforms.ToTensor()(picture)  # the lessons' own two lines
+    img_tensor.unsqueeze_(dim=0)
+    assert img_tensor.shape == (1, 3, 28, 45) and img_tensor.dtype == torch.float32
+    assert 0.0 <= img_tensor.min().item() and img_tensor.max().item() <= 1.0
+    assert np.array_equal(np.asarray(rgb_picture(img_tensor)), np.asarray(picture))
+    assert np.array_equal(np.asarray(rgb_picture(img_tensor[0])), np.asarray(picture))  # (3, H, W) too
+
+
+def test_image_path_too_long_is_one_line_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        load_photo(tmp_path / ("a" * 300 + ".png"))
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--image" in error and "too long" in error.lower(), error
+
+
+def test_signed_limit_is_a_robust_symmetric_scale():
+    values = np.concatenate([np.linspace(-1, 1, 1000), [50.0]])  # one outlier must not set the scale
+    assert signed_limit(values) == pytest.approx(0.99, abs=0.02)
+    assert signed_limit(np.linspace(0, -2, 101), np.array([0.5])) == pytest.approx(1.96, abs=0.03)  # |x| of all
+    assert signed_limit(np.zeros((3, 3))) == 1.0  # an all-zero map still gets a valid scale
+
+
+def test_draw_signed_centres_the_diverging_map_on_zero():
+    fig, ax = plt.subplots()
+    image = draw_signed(fig, ax, torch.linspace(-3.0, 1.0, 20).reshape(1, 1, 4, 5), "t", limit=2.0)
+    assert image.get_cmap().name == DIVERGING_CMAP
+    assert image.get_clim() == (-2.0, 2.0)
+    plt.close(fig)
 
 
 def test_feature_map_keeps_raw_values_and_drops_singleton_axes():

@@ -1,5 +1,17 @@
-"""tools/rmb.py and tools/rmb_synthetic.py: the Dataset's edge cases, the decode-once cache, the split,
-and the synthetic photos."""
+"""tools/rmb.py: the Dataset (both ways of decoding), and the safe preparation of the folders:
+content compared, nothing written where it must not be, one clean line for every refused path,
+and interrupted or concurrent lesson runs (real processes, real signals) that leave nothing behind."""
+import errno
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -7,60 +19,99 @@ from PIL import Image
 from torchvision import transforms
 
 import tools.rmb as rmb
-from tools.rmb import (CachedRMBDataset, RMBDataset, folder_checksum, split_fingerprint, split_rmb)
-from tools.rmb_synthetic import MARKER_FILE, synthetic_banknote, write_synthetic_rmb
+from conftest import lesson_script
+from tools.rmb import (CLASS_NAMES, RMBDataset, check_split_dirs, copy_split, existing_folder, folder_checksum,
+                       image_files, remove_stale_partials, split_fingerprint, write_folder)
 
-SMALL = (64, 32)
+SPLIT = lesson_script("lesson_models", "01_split_dataset")
+TRAIN = lesson_script("lesson_models", "02_train_lenet")
 TRAIN_TRANSFORM = transforms.Compose([transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4),
                                       transforms.ToTensor(), transforms.Normalize([0.5] * 3, [0.25] * 3)])
+COLOURS = {"1": (200, 70, 60), "100": (70, 110, 200)}
+NOT_UTF8 = os.fsdecode(b"\xc4\xe3\xba\xc3.jpg")  # "你好.jpg" in GBK, as an unzipped Chinese archive leaves it
+LINUX = sys.platform.startswith("linux")
+PROCESS_TIMEOUT_S = 120  # a bound for every lesson process (a few seconds each when the machine is idle)
 
 
-@pytest.fixture(scope="module")
-def raw_dir(tmp_path_factory):
-    """100 small synthetic photos per class: the course's counts, drawn in a fraction of a second."""
-    root = tmp_path_factory.mktemp("rmb") / "RMB_data"
-    write_synthetic_rmb(root, per_class=100, size=SMALL)
+def make_photos(root: Path, per_class: int = 12, size=(48, 24), seed: int = 0, padding: int = 0) -> Path:
+    """A small photo folder in the course layout: noisy pictures of one colour per class.
+
+    padding: bytes of zeros appended after each JPEG (decoders ignore them), to make copying take a while.
+    """
+    rng = np.random.default_rng(seed)
+    for name, colour in COLOURS.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            pixels = np.clip(rng.normal(colour, 40, size=(size[1], size[0], 3)), 0, 255).astype(np.uint8)
+            path = root / name / f"{index:04d}.jpg"
+            Image.fromarray(pixels).save(path, quality=90)
+            if padding:
+                with open(path, "r+b") as file:
+                    file.truncate(path.stat().st_size + padding)  # a sparse tail: no disk used until copied
     return root
 
 
-def expect_exit(capsys, function, *fragments):
+def plan_of(raw_dir: Path, seed: int = 1) -> dict:
+    """The lesson's plan, for the unit tests of copy_split: per class, sorted, shuffled, cut 80/10/10."""
+    rng = random.Random(seed)
+    plan = {"train": {}, "valid": {}, "test": {}}
+    for name in CLASS_NAMES:
+        photos = image_files(raw_dir / name)
+        rng.shuffle(photos)
+        train_end, valid_end = int(len(photos) * 0.8), int(len(photos) * 0.9)
+        plan["train"][name], plan["valid"][name], plan["test"][name] = (
+            photos[:train_end], photos[train_end:valid_end], photos[valid_end:])
+    return plan
+
+
+def expect_exit(capsys, function, *fragments, code=2):
     with pytest.raises(SystemExit) as stop:
         function()
-    assert stop.value.code == 2
+    assert stop.value.code == code
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "Traceback" not in error, error
     for fragment in fragments:
         assert str(fragment) in error, error
+    return error
 
 
-def make_folder(root, files: dict):
-    for name in ("1", "100"):
-        (root / name).mkdir(parents=True, exist_ok=True)
-    for relative, maker in files.items():
-        maker(root / relative)
-    return root
+def partials(folder: Path) -> list:
+    return sorted(folder.glob("*.partial-*")) if folder.is_dir() else []
 
+
+# --- the Dataset ---------------------------------------------------------------------------------
 
 def test_dataset_labels_order_and_skipped_files(tmp_path):
     colour = lambda path: Image.new("RGB", (40, 20), (200, 30, 30)).save(path)
-    root = make_folder(tmp_path, {
+    for name in CLASS_NAMES:
+        (tmp_path / name).mkdir()
+    for relative, maker in {
         "1/b.jpg": colour, "1/a.png": colour, "1/Thumbs.db": lambda p: p.write_bytes(b"\0" * 10),
         "1/._a.jpg": lambda p: p.write_bytes(b"\0\5\26\7"),  # a macOS resource fork, not a photo
-        "100/.DS_Store": lambda p: p.write_bytes(b"Bud1"), "100/z.JPG": colour, "100/notes.txt": lambda p: p.write_text("x"),
-    })
-    dataset = RMBDataset(root)
+        "100/.DS_Store": lambda p: p.write_bytes(b"Bud1"), "100/z.JPG": colour,
+        "100/notes.txt": lambda p: p.write_text("x"),
+    }.items():
+        maker(tmp_path / relative)
+    dataset = RMBDataset(tmp_path)
     assert [(path.name, label) for path, label in dataset.samples] == [("a.png", 0), ("b.jpg", 0), ("z.JPG", 1)]
     image, label = dataset[2]
     assert isinstance(image, Image.Image) and image.mode == "RGB" and label == 1
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "1", "CMYK"])
-def test_any_image_mode_becomes_rgb(tmp_path, mode):
-    suffix = ".jpg" if mode in ("L", "CMYK") else ".png"
-    image = Image.new("RGB", (40, 20), (10, 200, 30)).convert(mode)
-    root = make_folder(tmp_path, {f"1/x{suffix}": image.save, f"100/y{suffix}": image.save})
-    tensor, _ = RMBDataset(root, transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()]))[0]
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "1", "CMYK", "I;16", "F"])
+def test_any_image_mode_becomes_a_sane_training_photo(tmp_path, mode):
+    """16-bit and float photos too: scaled into 8 bits, not clipped to white or black."""
+    suffix = {"L": ".jpg", "CMYK": ".jpg", "F": ".tif"}.get(mode, ".png")
+    grey = Image.new("L", (40, 20), 128)
+    image = {"I;16": Image.fromarray(np.full((20, 40), 128 * 257, np.uint16)),
+             "F": Image.fromarray(np.full((20, 40), 128 / 255, np.float32))}.get(mode) or grey.convert(mode)
+    for name in CLASS_NAMES:
+        (tmp_path / name).mkdir()
+        image.save(tmp_path / name / f"x{suffix}")
+    tensor, _ = RMBDataset(tmp_path, transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()]))[0]
     assert tensor.shape == (3, 32, 32)
+    if mode in ("L", "I;16", "F"):
+        assert abs(tensor.mean().item() - 128 / 255) < 0.01, tensor.mean()
 
 
 def test_missing_and_empty_folders_are_clear_errors(tmp_path, capsys):
@@ -74,84 +125,260 @@ def test_missing_and_empty_folders_are_clear_errors(tmp_path, capsys):
     expect_exit(capsys, lambda: RMBDataset(tmp_path), tmp_path / "100", "no images")
 
 
-def test_truncated_jpeg_is_a_clear_error(tmp_path, capsys, raw_dir):
-    root = make_folder(tmp_path, {})
-    good = (raw_dir / "1" / "0000.jpg").read_bytes()
-    (root / "1" / "good.jpg").write_bytes(good)
-    (root / "100" / "cut.jpg").write_bytes(good[: len(good) // 2])
-    dataset = RMBDataset(root)
+def test_truncated_jpeg_is_a_clear_error(tmp_path, capsys):
+    raw = make_photos(tmp_path / "raw", per_class=1)
+    good = (raw / "1" / "0000.jpg").read_bytes()
+    (raw / "100" / "0000.jpg").write_bytes(good[: len(good) // 2])
+    dataset = RMBDataset(raw)
     dataset[0]
-    expect_exit(capsys, lambda: dataset[1], root / "100" / "cut.jpg", "cannot be decoded")
+    expect_exit(capsys, lambda: dataset[1], raw / "100" / "0000.jpg", "cannot be decoded")
+    expect_exit(capsys, lambda: RMBDataset(raw, resize_once=(32, 32)), "cannot be decoded")  # in the constructor
 
 
-def test_cache_gives_the_same_tensors_and_decodes_once(raw_dir, monkeypatch):
-    plain, cached = RMBDataset(raw_dir, TRAIN_TRANSFORM), CachedRMBDataset(raw_dir, TRAIN_TRANSFORM)
+def test_resize_once_gives_the_same_tensors_and_decodes_once(tmp_path, monkeypatch):
+    raw = make_photos(tmp_path / "raw", per_class=6, size=(120, 60))
     opened = []
     real_open = rmb.open_rgb
     monkeypatch.setattr(rmb, "open_rgb", lambda path, what: opened.append(path) or real_open(path, what))
-    indices = [0, 5, 150, 199]
+    every_epoch = RMBDataset(raw, TRAIN_TRANSFORM)
+    once = RMBDataset(raw, TRAIN_TRANSFORM, resize_once=(32, 32))
+    assert len(opened) == len(once) == 12  # the constructor decoded every photo once
+    assert all(image.size == (32, 32) for image in once.images)
     for epoch in range(3):
         torch.manual_seed(epoch)
-        expected = [plain[i][0] for i in indices]
+        expected = [every_epoch[index][0] for index in range(len(once))]
         torch.manual_seed(epoch)
-        got = [cached[i][0] for i in indices]
+        got = [once[index][0] for index in range(len(once))]
         for a, b in zip(expected, got):
-            torch.testing.assert_close(a, b, rtol=0, atol=0)
-    assert len(opened) == 3 * len(indices) + len(indices)  # plain: every time; cached: once each
-    assert cached.decoded_count == len(indices)
+            torch.testing.assert_close(a, b, rtol=0, atol=0)  # the same pixels and the same random crops
+    assert len(opened) == 12 + 3 * 12  # decode every epoch: every time; resize once: never again
     torch.manual_seed(0)
-    first = cached[0][0]
-    assert any(not torch.equal(first, cached[0][0]) for _ in range(5))  # the crop is still random
-    with pytest.raises(ValueError):
-        CachedRMBDataset(raw_dir, transforms.ToTensor())  # nothing to cache: refused
+    first = once[0][0]
+    assert any(not torch.equal(first, once[0][0]) for _ in range(5))  # the crop is still drawn anew
 
 
-def test_split_is_80_10_10_reproducible_and_leaves_the_source(raw_dir, tmp_path, capsys):
-    before = folder_checksum(raw_dir)
-    first = split_rmb(raw_dir, tmp_path / "a", seed=1)
-    assert first["counts"] == {part: {"1": n, "100": n} for part, n in (("train", 80), ("valid", 10), ("test", 10))}
-    assert first["copied"] and first["data_source"] == "synthetic"
-    assert split_rmb(raw_dir, tmp_path / "b", seed=1)["copied"]
+# --- copying a split -----------------------------------------------------------------------------
+
+def test_copy_split_copies_the_plan_and_compares_content(tmp_path, capsys):
+    raw = make_photos(tmp_path / "raw", per_class=20)
+    before = folder_checksum(raw)
+    plan = plan_of(raw)
+    assert copy_split(plan, tmp_path / "a", raw, seed=1) is True
+    assert {part: {name: len(list((tmp_path / "a" / part / name).iterdir())) for name in CLASS_NAMES}
+            for part in plan} == {"train": {"1": 16, "100": 16}, "valid": {"1": 2, "100": 2}, "test": {"1": 2, "100": 2}}
+    assert rmb.split_data_source(tmp_path / "a") == "user"
+    assert copy_split(plan, tmp_path / "a", raw, seed=1) is False  # the same split: nothing copied
+    assert copy_split(plan_of(raw), tmp_path / "b", raw, seed=1)
     assert split_fingerprint(tmp_path / "a") == split_fingerprint(tmp_path / "b")
-    again = split_rmb(raw_dir, tmp_path / "a", seed=1)  # re-running: the same split, nothing copied
-    assert not again["copied"] and again["counts"] == first["counts"]
-    split_rmb(raw_dir, tmp_path / "c", seed=2)
-    assert split_fingerprint(tmp_path / "c") != split_fingerprint(tmp_path / "a")
-    expect_exit(capsys, lambda: split_rmb(raw_dir, tmp_path / "a", seed=2), tmp_path / "a", "different split")
-    assert folder_checksum(raw_dir) == before
-    for name in ("1", "100"):  # the parts are disjoint and together hold every photo
-        parts = [{p.name for p in (tmp_path / "a" / part / name).iterdir()} for part in ("train", "valid", "test")]
-        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
-        assert set().union(*parts) == {p.name for p in (raw_dir / name).glob("*.jpg")}
-    assert not list(tmp_path.glob("*.partial-*"))
+    expect_exit(capsys, lambda: copy_split(plan_of(raw, seed=2), tmp_path / "a", raw, seed=2),
+                tmp_path / "a", "different split")
+    # Same names, same sizes, one byte flipped: a different split, found by content.
+    victim = tmp_path / "a" / "valid" / "100" / plan["valid"]["100"][0].name
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    expect_exit(capsys, lambda: copy_split(plan, tmp_path / "a", raw, seed=1), "different split")
+    assert folder_checksum(raw) == before
+    assert not partials(tmp_path)
 
 
-def test_split_needs_enough_photos(tmp_path, capsys):
-    write_synthetic_rmb(tmp_path / "raw", per_class=5, size=SMALL)
-    expect_exit(capsys, lambda: split_rmb(tmp_path / "raw", tmp_path / "split"), tmp_path / "raw" / "1", "at least 10")
-    expect_exit(capsys, lambda: split_rmb(tmp_path / "none", tmp_path / "split"), tmp_path / "none")
+def test_copy_split_needs_enough_photos(tmp_path, capsys):
+    raw = make_photos(tmp_path / "raw", per_class=5)
+    expect_exit(capsys, lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1), raw / "1", "at least 10")
+    assert not (tmp_path / "split").exists()
 
 
-def test_synthetic_photos_are_seeded_and_photo_like(raw_dir):
-    a, b = synthetic_banknote("100", 7), synthetic_banknote("100", 7)
-    assert a.tobytes() == b.tobytes()
-    assert a.tobytes() != synthetic_banknote("100", 8).tobytes()
-    assert a.tobytes() != synthetic_banknote("100", 7, seed=3).tobytes()
-    assert 1050 <= a.width <= 1350 and 520 <= a.height <= 680 and a.mode == "RGB"
-    assert (raw_dir / MARKER_FILE).is_file() and rmb.data_source(raw_dir) == "synthetic"
-    with pytest.raises(FileExistsError):
-        write_synthetic_rmb(raw_dir, per_class=1)  # never writes into a folder that holds something
+def test_split_inside_the_photos_is_refused_before_anything_is_written(tmp_path, capsys):
+    raw = make_photos(tmp_path / "raw", per_class=10)
+    before = sorted(path for path in raw.rglob("*"))
+    expect_exit(capsys, lambda: check_split_dirs(raw, raw / "1" / "split_here"), "--split-dir", "inside the photo folder")
+    expect_exit(capsys, lambda: check_split_dirs(raw, raw), "--split-dir", "inside the photo folder")
+    expect_exit(capsys, lambda: check_split_dirs(tmp_path / "split" / "raw", tmp_path / "split"), "--raw-dir",
+                "inside the split folder")
+    assert sorted(path for path in raw.rglob("*")) == before
+    check_split_dirs(raw, tmp_path / "split")  # side by side: fine
 
 
-def test_classes_are_not_told_apart_by_mean_colour(raw_dir):
-    """The whole photo's mean colour must not decide the class: a nearest-class-mean rule on it is
-    far from perfect (the note's own colour, found among distractors, is what LeNet has to learn)."""
-    def mean_colour(path):
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3).mean(0)
-    features = {name: np.array([mean_colour(p) for p in sorted((raw_dir / name).glob("*.jpg"))])
-                for name in ("1", "100")}
-    centres = {name: f.mean(0) for name, f in features.items()}
-    correct = sum((np.linalg.norm(f - centres[name], axis=1) < np.linalg.norm(f - centres[other], axis=1)).sum()
-                  for name, other, f in (("1", "100", features["1"]), ("100", "1", features["100"])))
-    assert 0.6 < correct / 200 < 0.92
+def test_paths_the_system_refuses_are_one_line(tmp_path, capsys):
+    too_long = tmp_path / ("d" * 300)
+    cause = "File name too long" if LINUX else ""
+    expect_exit(capsys, lambda: check_split_dirs(too_long, tmp_path / "split"), "--raw-dir", too_long, cause)
+    expect_exit(capsys, lambda: check_split_dirs(tmp_path, too_long), "--split-dir", too_long, cause)
+    expect_exit(capsys, lambda: existing_folder(too_long, "--data-dir"), "--data-dir", cause)
+    expect_exit(capsys, lambda: image_files(too_long, "--predict"), "--predict", cause)
+    expect_exit(capsys, lambda: image_files(tmp_path / "nowhere", "--predict"), "--predict", "no such folder")
+    (tmp_path / "file.txt").write_text("x")
+    expect_exit(capsys, lambda: existing_folder(tmp_path / "file.txt", "--data-dir"), "is a file")
+
+
+@pytest.mark.skipif(not LINUX, reason="/proc is Linux's")
+def test_split_under_proc_is_one_line_and_leaves_nothing(tmp_path, capsys):
+    raw = make_photos(tmp_path / "raw", per_class=10)
+    expect_exit(capsys, lambda: copy_split(plan_of(raw), Path("/proc/rmb_split"), raw, seed=1),
+                "/proc/rmb_split", "cannot be written")
+    assert not list(Path("/proc").glob("rmb_split*"))
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    raw = make_photos(tmp_path / "raw", per_class=10)
+    copies = []
+    real_copy = shutil.copyfile
+
+    def copy_until_full(source, target):
+        if len(copies) == 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+        copies.append(target)
+        return real_copy(source, target)
+
+    monkeypatch.setattr(rmb.shutil, "copyfile", copy_until_full)
+    expect_exit(capsys, lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1),
+                tmp_path / "split", "No space left on device")
+    assert len(copies) == 5 and not (tmp_path / "split").exists() and not partials(tmp_path)
+
+
+@pytest.mark.skipif(not LINUX, reason="Linux keeps any bytes as a file name")
+def test_photo_names_that_are_not_utf8(tmp_path):
+    raw = make_photos(tmp_path / "raw", per_class=10)
+    shutil.copyfile(raw / "1" / "0000.jpg", raw / "1" / NOT_UTF8)
+    before = folder_checksum(raw)  # hashed as the file system's bytes
+    assert copy_split(plan_of(raw), tmp_path / "split", raw, seed=1)
+    assert folder_checksum(raw) == before
+    copied = [path for part in ("train", "valid", "test") for path in (tmp_path / "split" / part / "1").iterdir()]
+    assert NOT_UTF8 in [path.name for path in copied]
+    assert len(RMBDataset(tmp_path / "split" / "train", resize_once=(32, 32))) == 16
+
+
+def test_another_run_finishing_first(tmp_path, capsys):
+    """The loser of a race: the winner's folder holds what ours would: use it; anything else: refuse."""
+    def fill_while_another_run_finishes(content):
+        def fill(folder):
+            for final in (tmp_path / "same", tmp_path / "other"):
+                if not final.exists():  # the other run renames its complete folder into place meanwhile
+                    final.mkdir()
+                    (final / "photo.jpg").write_bytes(content)
+            folder.mkdir()
+            (folder / "photo.jpg").write_bytes(b"ours")
+        return fill
+    assert write_folder(tmp_path / "same", fill_while_another_run_finishes(b"ours"), "split folder") is False
+    assert (tmp_path / "same" / "photo.jpg").read_bytes() == b"ours" and not partials(tmp_path)
+    capsys.readouterr()
+    shutil.rmtree(tmp_path / "same")
+    shutil.rmtree(tmp_path / "other")
+    expect_exit(capsys, lambda: write_folder(tmp_path / "other", fill_while_another_run_finishes(b"theirs"),
+                                             "split folder"), "different content")
+    assert (tmp_path / "other" / "photo.jpg").read_bytes() == b"theirs" and not partials(tmp_path)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX process checks")
+def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # ended, not yet waited for
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 20
+        while LINUX and time.monotonic() < deadline:
+            if Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+            time.sleep(0.02)
+        for pid in (ended.pid, zombie.pid, sleeper.pid, os.getpid()):
+            (tmp_path / f"rmb_split.partial-{pid}" / "train").mkdir(parents=True)
+        (tmp_path / "rmb_split.partial-notapid").mkdir()
+        remove_stale_partials(tmp_path / "rmb_split")
+        assert sorted(path.name for path in partials(tmp_path)) == sorted(
+            [f"rmb_split.partial-{sleeper.pid}", "rmb_split.partial-notapid"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        zombie.wait()
+
+
+# --- real lesson processes: interrupts and races -------------------------------------------------
+
+def start(lesson_runner, script, out_dir, *flags):
+    command = lesson_runner.command(script, tuple(str(flag) for flag in flags), out_dir)
+    return subprocess.Popen(command, cwd=lesson_runner.work_dir, env=lesson_runner.env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            errors="replace")
+
+
+def finish(process) -> tuple:
+    try:
+        stdout, stderr = process.communicate(timeout=PROCESS_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stdout, stderr
+
+
+def stop_while_writing(process, final: Path, how: int) -> tuple:
+    """Wait until `process` is writing <final>.partial-<its pid>, freeze it there (SIGSTOP), check that
+    the folder is not complete yet, then send `how` and let it go on."""
+    partial = final.with_name(f"{final.name}.partial-{process.pid}")
+    deadline = time.monotonic() + PROCESS_TIMEOUT_S
+    while not partial.exists():
+        assert process.poll() is None, finish(process)
+        assert time.monotonic() < deadline, "the run never started writing"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGSTOP)
+    assert partial.is_dir() and not final.exists(), "stopped too late: the folder was already complete"
+    process.send_signal(how)
+    process.send_signal(signal.SIGCONT)
+    return finish(process)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_interrupts_while_drawing_or_copying_leave_nothing_behind(lesson_runner, tmp_path):
+    """SIGKILL leaves a partial folder that the next run removes; SIGINT and SIGTERM remove their own."""
+    results = {}
+
+    def drawing():  # 01 --quick draws its photos under the out-dir
+        out_dir = tmp_path / "drawing"
+        raw = out_dir.parent / "quick_data" / "RMB_data"
+        killed = stop_while_writing(start(lesson_runner, SPLIT, out_dir, "--quick"), raw, signal.SIGKILL)
+        left = partials(raw.parent)
+        interrupted = stop_while_writing(start(lesson_runner, SPLIT, out_dir, "--quick"), raw, signal.SIGINT)
+        results["drawing"] = killed, left, interrupted, partials(raw.parent), raw.exists()
+
+    def copying():  # 01 --raw-dir with photos padded so that copying them takes a while
+        raw = make_photos(tmp_path / "big_raw", per_class=10, padding=4_000_000)
+        before = folder_checksum(raw)
+        split = tmp_path / "split"
+        flags = ("--raw-dir", raw, "--split-dir", split)
+        killed = stop_while_writing(start(lesson_runner, SPLIT, tmp_path / "copying", *flags), split, signal.SIGKILL)
+        left = partials(tmp_path)
+        terminated = stop_while_writing(start(lesson_runner, SPLIT, tmp_path / "copying", *flags), split, signal.SIGTERM)
+        results["copying"] = killed, left, terminated, partials(tmp_path), split.exists()
+        results["source unchanged"] = folder_checksum(raw) == before
+
+    threads = [threading.Thread(target=job) for job in (drawing, copying)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for job in ("drawing", "copying"):
+        killed, left, stopped, left_after, complete = results[job]
+        assert killed[0] == -signal.SIGKILL and len(left) == 1, (job, killed, left)
+        assert stopped[0] == 130 and stopped[2].strip().endswith("interrupted"), (job, stopped)
+        assert "Traceback" not in stopped[2], stopped[2]
+        assert "Removed" in stopped[1] and left[0].name in stopped[1], (job, stopped[1])  # the stale one
+        assert left_after == [] and not complete, (job, left_after)
+    assert results["source unchanged"]
+
+
+def test_two_first_runs_at_once_both_succeed(lesson_runner, tmp_path):
+    """Two 02 --quick at once on a fresh tree: both draw the photos, both run 01 to split them. The
+    loser of each race checks that the winner's folder holds what it made itself, and uses it."""
+    shared = tmp_path / "fresh"  # both out-dirs in it: their quick runs share shared/quick_data
+    runs = [start(lesson_runner, TRAIN, shared / f"02_train_lenet_{index}", "--quick", "--epochs", "1")
+            for index in range(2)]
+    results = [finish(process) for process in runs]
+    for returncode, stdout, stderr in results:
+        assert returncode == 0, (stdout[-2000:], stderr[-2000:])
+        assert "Traceback" not in stderr
+    quick_data = shared / "quick_data"
+    assert sorted(path.name for path in quick_data.iterdir()) == ["RMB_data", "rmb_split"]
+    assert sum(1 for _ in (quick_data / "RMB_data").rglob("*.jpg")) == 200
+    assert sum(1 for _ in (quick_data / "rmb_split").rglob("*.jpg")) == 200
+    assert not partials(quick_data), partials(quick_data)

@@ -1,6 +1,9 @@
 """Unit tests of the shared helpers in tools/: seeding, device, flags, figures, metrics, images."""
+import io
 import json
+import os
 import random
+import signal
 import sys
 from pathlib import Path
 
@@ -12,13 +15,13 @@ from PIL import Image
 from torchvision import transforms
 
 from conftest import REPO_ROOT, plan_runs
-from tools import OUTPUTS_DIR
-from tools.cli import (default_out_dir, lesson_parser, non_negative_int, parse_lesson_args,
-                       positive_float, prepare_out_dir)
+from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
+from tools.cli import (default_out_dir, learning_rate, lesson_parser, make_console_safe, momentum,
+                       non_negative_int, positive_int, prepare_out_dir, start_lesson)
 from tools.device import resolve_device
-from tools.figures import GifRecorder, save_figure
+from tools.figures import PALETTE, GifRecorder, save_figure
 from tools.images import open_rgb, to_rgb, transform_invert
-from tools.metrics import read_metrics, to_json_value, write_metrics
+from tools.metrics import headline_numbers, read_figures, read_metrics, record, to_json_value, write_metrics
 from tools.seeding import set_seed
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -88,28 +91,58 @@ def test_cuda_on_cpu_machine_is_refused_not_replaced(capsys):
 
 # --- flags ---------------------------------------------------------------------------------------
 
-def make_parser(tmp_path):
-    script = tmp_path / "lesson_demo" / "07_demo.py"
-    parser = lesson_parser(script, "demo", default_seed=42)
+@pytest.fixture(autouse=True)
+def keep_process_hooks():
+    """start_lesson installs an exception hook and a SIGTERM handler: give pytest its own back."""
+    hook, term = sys.excepthook, signal.getsignal(signal.SIGTERM)
+    yield
+    sys.excepthook = hook
+    signal.signal(signal.SIGTERM, term)
+
+
+def make_parser(quick=None):
+    parser = lesson_parser("lesson_demo/07_demo.py", "demo", default_seed=42, quick=quick)
     parser.add_argument("--epochs", type=non_negative_int, default=10)
-    parser.add_argument("--lr", type=positive_float, default=0.1)
-    return parser, script
+    parser.add_argument("--lr", type=learning_rate, default=0.1)
+    parser.add_argument("--momentum", type=momentum, default=0.9)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    return parser
 
 
-def test_shared_flags_defaults(tmp_path):
-    parser, script = make_parser(tmp_path)
-    args = parser.parse_args([])
+def test_shared_flags_defaults():
+    args = make_parser().parse_args([])
     assert (args.device, args.seed, args.show, args.quick, args.deterministic) == ("auto", 42, False, False, False)
-    assert args.out_dir == OUTPUTS_DIR / "lesson_demo" / "07_demo"
-    assert default_out_dir(script) == args.out_dir
+    assert args.out_dir is None  # start_lesson fills it in: it depends on --quick
+    assert default_out_dir("lesson_demo/07_demo.py") == OUTPUTS_DIR / "lesson_demo" / "07_demo"
+    assert default_out_dir("lesson_demo/07_demo.py", quick=True) == QUICK_OUTPUTS_DIR / "lesson_demo" / "07_demo"
 
 
-def test_parse_lesson_args_resolves_device_and_creates_out_dir(tmp_path):
-    parser, _ = make_parser(tmp_path)
+def test_quick_help_says_what_quick_does():
+    assert "fewer layers" in make_parser(quick="fewer layers").format_help()
+    assert "no smaller mode" in " ".join(make_parser().format_help().split())
+
+
+def test_start_lesson_seeds_resolves_device_and_creates_out_dir(tmp_path):
     out_dir = tmp_path / "a" / "b"
-    args = parse_lesson_args(parser, ["--device", "cpu", "--out-dir", str(out_dir), "--seed", "5", "--quick"])
+    args = start_lesson(make_parser(), ["--device", "cpu", "--out-dir", str(out_dir), "--seed", "5", "--quick"])
+    first = torch.rand(2)
     assert args.device == torch.device("cpu") and args.seed == 5 and args.quick
     assert out_dir.is_dir() and args.out_dir == out_dir.resolve()
+    set_seed(5)
+    assert torch.equal(torch.rand(2), first)  # start_lesson seeded the generators
+    assert read_metrics(out_dir) == {"headline": [], "device": "cpu"}  # a fresh metrics.json
+
+
+def test_record_writes_at_once_and_keeps_the_headline_order(tmp_path):
+    start_lesson(make_parser(), ["--device", "cpu", "--out-dir", str(tmp_path)])
+    record("accuracy", torch.tensor(0.5), headline=True)
+    record("curve", [1.0, 2.0])
+    record("loss", 0.25, headline=True)
+    assert read_metrics(tmp_path) == {"headline": ["accuracy", "loss"], "device": "cpu", "accuracy": 0.5,
+                                      "curve": [1.0, 2.0], "loss": 0.25}
+    assert headline_numbers(read_metrics(tmp_path)) == {"accuracy": 0.5, "loss": 0.25}
+    with pytest.raises(ValueError):
+        record("headline", 1)
 
 
 @pytest.mark.parametrize("argv, named", [
@@ -117,13 +150,22 @@ def test_parse_lesson_args_resolves_device_and_creates_out_dir(tmp_path):
     (["--epochs", "-1"], "--epochs"),
     (["--lr", "0"], "--lr"),
     (["--lr", "nan"], "--lr"),
+    (["--lr", "1e308"], "--lr"),
+    (["--momentum", "-1"], "--momentum"),
+    (["--momentum", "-0.5"], "--momentum"),
+    (["--momentum", "1"], "--momentum"),
+    (["--momentum", "2"], "--momentum"),
+    (["--momentum", "1e10"], "--momentum"),
+    (["--momentum", "nan"], "--momentum"),
+    (["--momentum", "inf"], "--momentum"),
+    (["--batch-size", str(2**70)], "--batch-size"),
     (["--seed", "-3"], "--seed"),
+    (["--out-dir", ""], "--out-dir"),
     (["--no-such-flag"], "--no-such-flag"),
 ])
-def test_bad_flags_are_one_line_exit_2(tmp_path, capsys, argv, named):
-    parser, _ = make_parser(tmp_path)
+def test_bad_flags_are_one_line_exit_2(capsys, argv, named):
     with pytest.raises(SystemExit) as stop:
-        parse_lesson_args(parser, argv)
+        start_lesson(make_parser(), argv)
     assert stop.value.code == 2
     assert named in one_line_error(capsys)
 
@@ -138,37 +180,84 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
     assert a_file.read_text() == "mine"  # nothing the user owns is changed
 
 
-def test_out_dir_below_a_file_cannot_be_created(tmp_path, capsys):
-    a_file = tmp_path / "taken.txt"
-    a_file.write_text("mine")
+@pytest.mark.parametrize("make_path", [
+    lambda tmp: tmp / "taken.txt" / "sub",  # below a file
+    lambda tmp: tmp / ("x" * 300),  # a name longer than any file system allows
+    lambda tmp: Path("/proc/self/no_such_place"),  # a folder nobody may create
+])
+def test_out_dir_that_cannot_be_made_or_written_is_refused(tmp_path, capsys, make_path):
+    (tmp_path / "taken.txt").write_text("mine")
     with pytest.raises(SystemExit) as stop:
-        prepare_out_dir(a_file / "sub")
+        prepare_out_dir(make_path(tmp_path))
     assert stop.value.code == 2
-    assert "cannot be created" in one_line_error(capsys)
+    assert "--out-dir" in one_line_error(capsys)
 
 
-def test_notebook_kernel_argv_is_ignored(tmp_path, monkeypatch):
-    parser, _ = make_parser(tmp_path)
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_read_only_out_dir_is_refused_before_any_work(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(SystemExit):
+        prepare_out_dir(locked)
+    assert "cannot be created or written" in one_line_error(capsys)
+
+
+def test_notebook_kernel_takes_its_flags_from_lesson_args(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["/x/ipykernel_launcher.py", "-f", "/tmp/kernel-1.json"])
-    args = parse_lesson_args(parser)  # would fail on "-f" if the kernel's argv were parsed
-    assert args.seed == 42 and args.device == resolve_device("auto")
+    monkeypatch.setenv("LESSON_ARGS", f"--quick --device cpu --out-dir '{tmp_path / 'a folder'}'")
+    args = start_lesson(make_parser())  # would fail on "-f" if the kernel's argv were parsed
+    assert args.seed == 42 and args.quick and args.out_dir == (tmp_path / "a folder").resolve()
+
+
+def test_console_safe_on_cp1252_and_gbk():
+    for encoding in ("cp1252", "gbk"):
+        buffer = io.BytesIO()
+        stream = io.TextIOWrapper(buffer, encoding=encoding)
+        old = sys.stdout
+        sys.stdout = stream
+        try:
+            make_console_safe()
+            print("sigmoid′ ≤ ¼, √2, 模型获得100元 → ok")
+            stream.flush()
+        finally:
+            sys.stdout = old
+        assert buffer.getvalue().decode(encoding).endswith("ok\n")
 
 
 # --- figures -------------------------------------------------------------------------------------
 
-def test_save_figure_writes_png_and_closes(tmp_path):
+def test_save_figure_writes_png_lists_it_and_closes(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
-    path = save_figure(fig, tmp_path, "line")
-    assert path == tmp_path / "line.png"
-    with Image.open(path) as image:
+    assert save_figure(fig, tmp_path, "line", caption="A falling line") is None  # no path echoed in a notebook
+    with Image.open(tmp_path / "line.png") as image:
         assert image.format == "PNG" and image.width > 100
     assert not plt.fignum_exists(fig.number)
+    fig, ax = plt.subplots()
+    ax.imshow(np.random.default_rng(0).random((50, 50, 3)))
+    save_figure(fig, tmp_path, "photo", caption="Noise", photo=True)
+    with Image.open(tmp_path / "photo.jpg") as image:
+        assert image.format == "JPEG"
+    assert read_figures(tmp_path) == [{"file": "line.png", "caption": "A falling line"},
+                                      {"file": "photo.jpg", "caption": "Noise"}]
 
 
-def test_gif_recorder_writes_every_frame(tmp_path):
+def test_save_figure_refuses_a_figure_too_wide_to_read(tmp_path):
+    fig, _ = plt.subplots(figsize=(18, 4))
+    with pytest.raises(ValueError, match="inches wide"):
+        save_figure(fig, tmp_path, "wide", caption="too wide")
+    plt.close(fig)
+
+
+def test_shared_palette_is_colour_blind_safe():
+    cycle = [entry["color"] for entry in plt.rcParams["axes.prop_cycle"]]
+    assert cycle[:len(PALETTE)] == list(PALETTE)
+    assert plt.rcParams["font.size"] >= 11
+
+
+def test_gif_recorder_writes_every_frame_and_holds_the_last(tmp_path):
     fig, ax = plt.subplots(figsize=(2, 2))
-    with GifRecorder(fig, tmp_path / "count.gif", fps=4) as gif:
+    with GifRecorder(fig, tmp_path / "count.gif", fps=4, caption="Counting") as gif:
         for step in range(3):
             ax.clear()
             ax.bar([0], [step + 1])
@@ -177,12 +266,18 @@ def test_gif_recorder_writes_every_frame(tmp_path):
     plt.close(fig)
     with Image.open(tmp_path / "count.gif") as image:
         assert image.format == "GIF" and image.n_frames == 3
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            durations.append(image.info["duration"])
+    assert durations[:-1] == [250, 250] and durations[-1] >= 2000
+    assert read_figures(tmp_path) == [{"file": "count.gif", "caption": "Counting"}]
 
 
 def test_gif_recorder_without_frames_is_an_error(tmp_path):
     fig, _ = plt.subplots()
     with pytest.raises(ValueError):
-        with GifRecorder(fig, tmp_path / "empty.gif"):
+        with GifRecorder(fig, tmp_path / "empty.gif", fps=2, caption="nothing"):
             pass
     plt.close(fig)
 
@@ -279,9 +374,8 @@ def test_open_rgb_reads_and_refuses(tmp_path, capsys):
 
 # --- the lesson contract as a user meets it ------------------------------------------------------
 
-BAD_FLAGS = {  # what a user mistypes -> what the one-line error must name
+BAD_FLAGS = {  # what a user mistypes -> what the one-line error must name (the rest: in-process above)
     "cuda:7": ("--device", "cuda:7"),
-    "--seed": ("--seed", "abc"),
     "--out-dir": ("--out-dir", "FILE"),
 }
 

@@ -8,3 +8,4 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 OUTPUTS_DIR = REPO_ROOT / "outputs"
+QUICK_OUTPUTS_DIR = OUTPUTS_DIR / "quick"  # --quick runs write here, never over the full course

@@ -1,14 +1,14 @@
-"""Benchmark: the course's decode-every-epoch RMBDataset against the decode-once CachedRMBDataset.
+"""Benchmark: the course's decode-every-epoch RMBDataset against RMBDataset(resize_once=(32, 32)).
 
-    python tools/benchmark_rmb_pipeline.py [--data-dir data/rmb_split] [--epochs 10]
+    python tools/benchmark_rmb_pipeline.py [--data-dir data/rmb_split] [--epochs 10] [--seed 1]
 
 Both pipelines train LeNet(2) for 10 epochs on the same split with the same seed, in this one
 process, as lesson_models/02_train_lenet.py does (batch 16, SGD lr 0.01 momentum 0.9), validating
-after each epoch. Each time covers building the datasets and the whole training loop, so the
-cached pipeline pays for its one decode of every photo. Given the same seed both see the same
-pixels and the same random crops, so their accuracies should be equal. Target: the cached
-pipeline takes at most a fifth of the time. Without data/rmb_split, the split is prepared first
-(synthetic photos drawn if data/RMB_data is missing), as lesson 02 does.
+after each epoch. Each time covers building the datasets and the whole training loop, so
+resize_once pays for its one decode of every photo. Given the same seed both see the same pixels
+and the same random crops, so their accuracies must be equal. Target: resize_once takes at most
+a fifth of the time. Without data/rmb_split, the split is prepared first (synthetic photos drawn if
+data/RMB_data is missing), as lesson 02 does. Timings depend on the machine and on what else runs.
 """
 import argparse
 import sys
@@ -25,22 +25,25 @@ from torchvision import transforms
 
 from model.lenet import LeNet
 from tools import DATA_DIR
-from tools.rmb import CachedRMBDataset, RMBDataset, ensure_rmb_split
+from tools.cli import folder_path, positive_int, seed_int
+from tools.rmb import RMBDataset, ensure_rmb_split
 from tools.seeding import set_seed
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+IMAGE_SIZE = (32, 32)
 TARGET_RATIO = 1 / 5
 
 
-def train(dataset_class, split_dir: Path, epochs: int, seed: int) -> dict:
+def train(split_dir: Path, resize_once, epochs: int, seed: int) -> dict:
     set_seed(seed)
     start = time.perf_counter()
-    train_transform = transforms.Compose([transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4),
+    train_transform = transforms.Compose([transforms.Resize(IMAGE_SIZE), transforms.RandomCrop(32, padding=4),
                                           transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
-    valid_transform = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor(),
+    valid_transform = transforms.Compose([transforms.Resize(IMAGE_SIZE), transforms.ToTensor(),
                                           transforms.Normalize(MEAN, STD)])
-    train_loader = DataLoader(dataset_class(split_dir / "train", train_transform), batch_size=16, shuffle=True)
-    valid_loader = DataLoader(dataset_class(split_dir / "valid", valid_transform), batch_size=16)
+    train_loader = DataLoader(RMBDataset(split_dir / "train", train_transform, resize_once), batch_size=16,
+                              shuffle=True)
+    valid_loader = DataLoader(RMBDataset(split_dir / "valid", valid_transform, resize_once), batch_size=16)
     net = LeNet(2)
     net.initialize_weights()
     criterion = nn.CrossEntropyLoss()
@@ -63,14 +66,14 @@ def train(dataset_class, split_dir: Path, epochs: int, seed: int) -> dict:
                 valid_correct += (net(inputs).argmax(1) == labels).sum().item()
                 valid_total += labels.numel()
     return {"seconds": time.perf_counter() - start, "train_acc": correct / total,
-            "valid_acc": valid_correct / valid_total, "photos": len(train_loader.dataset)}
+            "valid_acc": valid_correct / valid_total}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR / "rmb_split")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", type=folder_path, default=DATA_DIR / "rmb_split")
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--seed", type=seed_int, default=1)
     args = parser.parse_args()
     # One thread: the times compare the pipelines, not how the OS shares cores with other work
     # (on an idle two-core machine LeNet trains as fast on one thread as on two).
@@ -82,16 +85,16 @@ def main() -> None:
         size = photo.size
     print(f"Data: {args.data_dir} (photos like {sample.name}: {size[0]}×{size[1]}); {args.epochs} epochs, "
           f"seed {args.seed}, torch threads {torch.get_num_threads()}")
-    plain = train(RMBDataset, args.data_dir, args.epochs, args.seed)
-    print(f"decode every epoch (RMBDataset):      {plain['seconds']:6.2f} s   "
-          f"train acc {plain['train_acc']:.2%}   valid acc {plain['valid_acc']:.2%}")
-    cached = train(CachedRMBDataset, args.data_dir, args.epochs, args.seed)
-    print(f"decode once (CachedRMBDataset):       {cached['seconds']:6.2f} s   "
-          f"train acc {cached['train_acc']:.2%}   valid acc {cached['valid_acc']:.2%}")
-    ratio = cached["seconds"] / plain["seconds"]
-    print(f"ratio cached / plain: {ratio:.3f} (1/{1 / ratio:.1f}); target ≤ {TARGET_RATIO:.2f}: "
-          f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}; same accuracy: "
-          f"{plain['train_acc'] == cached['train_acc'] and plain['valid_acc'] == cached['valid_acc']}")
+    every_epoch = train(args.data_dir, None, args.epochs, args.seed)
+    print(f"decode every epoch (resize_once=None):      {every_epoch['seconds']:6.2f} s   "
+          f"train acc {every_epoch['train_acc']:.2%}   valid acc {every_epoch['valid_acc']:.2%}")
+    once = train(args.data_dir, IMAGE_SIZE, args.epochs, args.seed)
+    print(f"decode once (resize_once=(32, 32)):         {once['seconds']:6.2f} s   "
+          f"train acc {once['train_acc']:.2%}   valid acc {once['valid_acc']:.2%}")
+    ratio = once["seconds"] / every_epoch["seconds"]
+    same = every_epoch["train_acc"] == once["train_acc"] and every_epoch["valid_acc"] == once["valid_acc"]
+    print(f"ratio once / every epoch: {ratio:.3f} (1/{1 / ratio:.1f}); target ≤ {TARGET_RATIO:.2f}: "
+          f"{'met' if ratio <= TARGET_RATIO else 'NOT met'}; same accuracy: {same}")
 
 
 if __name__ == "__main__":

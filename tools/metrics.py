@@ -1,13 +1,25 @@
-"""metrics.json: a lesson's headline numbers, for the reader, the tests and the course runner."""
+"""metrics.json: a lesson's numbers, for the reader, the tests and the course runner.
+
+A lesson records a number where it prints it, and marks the few that are its headline (what the
+course runner's table and the gallery show first):
+
+    print(f"Stopped at iteration {iteration}")
+    record("stop_iteration", iteration, headline=True)
+
+Every record rewrites out_dir/metrics.json at once (flat keys; numbers, strings, lists), so there is
+no block at the end of a lesson, and a run that fails halfway leaves what it had measured.
+The key "headline" lists the headline keys in the order they were recorded.
+"""
 import json
 import math
 import numbers
 from pathlib import Path
 
-import numpy as np
-import torch
-
 METRICS_FILE = "metrics.json"
+HEADLINE_KEY = "headline"
+FIGURES_FILE = "figures.json"  # written by tools.figures: [{"file", "caption"}] in the order saved
+
+_current = {"out_dir": None, "metrics": {}}  # the running lesson's out-dir and what it recorded
 
 
 def to_json_value(value):
@@ -15,6 +27,9 @@ def to_json_value(value):
 
     NaN and infinity (a diverged run) become None: JSON has no spelling for them.
     """
+    import numpy as np  # here, not at the top: the course runner reads metrics without loading torch
+    import torch
+
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().tolist()  # a 0-d tensor gives a Python number
     elif isinstance(value, np.ndarray):
@@ -43,3 +58,36 @@ def write_metrics(out_dir: Path, metrics: dict) -> Path:
 
 def read_metrics(out_dir: Path) -> dict:
     return json.loads((Path(out_dir) / METRICS_FILE).read_text(encoding="utf-8"))
+
+
+def start_metrics(out_dir: Path, **first) -> None:
+    """Begin a fresh metrics.json in out_dir (an older one is replaced), holding `first`."""
+    _current["out_dir"] = Path(out_dir)
+    _current["metrics"] = {HEADLINE_KEY: []}
+    for key, value in first.items():
+        _current["metrics"][key] = to_json_value(value)
+    write_metrics(out_dir, _current["metrics"])
+
+
+def record(key: str, value, headline: bool = False) -> None:
+    """Keep `value` under `key` in metrics.json, written now."""
+    if _current["out_dir"] is None:
+        raise RuntimeError("record() before start_lesson(): there is no out-dir to write metrics.json to")
+    if key == HEADLINE_KEY:
+        raise ValueError(f"{HEADLINE_KEY!r} is reserved for the list of headline keys")
+    metrics = _current["metrics"]
+    metrics[key] = to_json_value(value)
+    if headline and key not in metrics[HEADLINE_KEY]:
+        metrics[HEADLINE_KEY].append(key)
+    write_metrics(_current["out_dir"], metrics)
+
+
+def read_figures(out_dir: Path) -> list:
+    """[{"file", "caption"}] of a lesson's out-dir, in the order it saved them ([] if none)."""
+    path = Path(out_dir) / FIGURES_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def headline_numbers(metrics: dict) -> dict:
+    """{key: value} of the keys a lesson marked as headline, in its order."""
+    return {key: metrics[key] for key in metrics.get(HEADLINE_KEY, []) if key in metrics}

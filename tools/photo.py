@@ -6,15 +6,16 @@ matplotlib, so it is there offline). Its centre 512×512 crop makes every shape 
 reproduce. `--image PATH` takes any picture instead, uncropped, so a learner can see the same layers
 on their own photo and check the output-size formulas on a non-square input.
 
-    parser = lesson_parser(__file__, __doc__, default_seed=3)
     add_image_flag(parser)
-    args = parse_lesson_args(parser)
-    photo = load_photo(args.image)             # photo.image is an RGB PIL image
-    img_tensor = photo_to_tensor(photo.image)  # (1, 3, H, W), values in [0, 1]
-    plt.imshow(rgb_picture(img_tensor))        # back to a picture (Normalize/ToTensor undone)
-    plt.imshow(feature_map(conv_out), cmap=…)  # a raw 1-channel output, as floats in its own range
+    args = start_lesson(parser)
+    photo = load_photo(args.image)               # photo.image is an RGB PIL image
+    img_tensor = transforms.ToTensor()(photo.image)  # the lesson writes the notes' two lines itself
+    img_tensor.unsqueeze_(dim=0)
+    ax.imshow(rgb_picture(img_pool))             # back to a picture (ToTensor undone)
+    draw_signed(fig, ax, img_conv, "Conv2d")     # a raw output: purple below 0, orange above
 """
 import argparse
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,14 @@ from matplotlib import cbook
 from PIL import Image
 from torchvision import transforms
 
-from tools.errors import fail
+from tools.errors import fail, os_error_line
+from tools.figures import DIVERGING_CMAP
 from tools.images import open_rgb, transform_invert
 
 SAMPLE_PHOTO = "grace_hopper.jpg"
 PHOTO_SIDE = 512  # the notes' photo is 512×512
 MAX_IMAGE_SIDE = 1024  # a user's photo larger than this is downscaled: the lesson stays fast
-# The notes' transform: ToTensor only (HWC uint8 in [0, 255] -> CHW float in [0, 1]).
-PHOTO_TRANSFORM = transforms.Compose([transforms.ToTensor()])
+ROBUST_PERCENTILE = 99.0  # colour limits of a signed map: a few extreme pixels do not wash out the rest
 
 
 @dataclass
@@ -45,10 +46,8 @@ class LessonPhoto:
 def add_image_flag(parser: argparse.ArgumentParser) -> None:
     """Add `--image PATH` (the same flag, the same help, in every lesson that uses the photo)."""
     parser.add_argument("--image", type=Path, default=None, metavar="PATH",
-                        help="use this picture instead of the built-in photo (any mode becomes RGB; "
-                             "not cropped; downscaled if its longest side exceeds "
-                             f"{MAX_IMAGE_SIDE} px) (default: matplotlib's {SAMPLE_PHOTO}, "
-                             f"centre-cropped to {PHOTO_SIDE}×{PHOTO_SIDE})")
+                        help=f"your own picture, not cropped, downscaled above {MAX_IMAGE_SIDE} px "
+                             f"(default: the centre 512×512 of matplotlib's {SAMPLE_PHOTO})")
 
 
 def sample_photo_path() -> Path:
@@ -78,11 +77,21 @@ def downscale_to_fit(image: Image.Image, max_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
+def _open_user_image(image_path: Path) -> Image.Image:
+    """open_rgb, with an OS error about the path itself (a name over 255 characters, a folder we
+    may not enter) as the same one line naming --image, instead of a traceback."""
+    try:
+        return open_rgb(image_path, what="--image")
+    except OSError as error:
+        cause = "the path is too long" if error.errno == errno.ENAMETOOLONG else os_error_line(error)
+        fail(f"--image {str(image_path)[:80]}{'…' if len(str(image_path)) > 80 else ''}: {cause}")
+
+
 def load_photo(image_path: "str | Path | None" = None, max_side: int = MAX_IMAGE_SIDE,
                min_side: int = 1) -> LessonPhoto:
     """The built-in photo (centre-cropped to 512×512) or the user's picture (as it is, in RGB).
 
-    A user's path that is missing or does not decode, or a picture with a side shorter than
+    A user's path that is missing, too long or does not decode, or a picture with a side shorter than
     `min_side` pixels (too small for the lesson's layers), is one line on stderr naming --image,
     and exit status 2.
     """
@@ -93,7 +102,7 @@ def load_photo(image_path: "str | Path | None" = None, max_side: int = MAX_IMAGE
                   f"centre-cropped to {PHOTO_SIDE}×{PHOTO_SIDE}")
         return LessonPhoto(image, source, original.size, downscaled=False)
 
-    original = open_rgb(image_path, what="--image")
+    original = _open_user_image(Path(image_path))
     if min(original.size) < min_side:
         fail(f"--image {image_path}: {original.width}×{original.height} px is too small; "
              f"this lesson needs at least {min_side}×{min_side}")
@@ -105,30 +114,23 @@ def load_photo(image_path: "str | Path | None" = None, max_side: int = MAX_IMAGE
     return LessonPhoto(image, source, original.size, downscaled)
 
 
-def photo_to_tensor(image: Image.Image) -> torch.Tensor:
-    """The notes' `transforms.ToTensor()(img)` then `unsqueeze_(dim=0)`: (1, 3, H, W) in [0, 1]."""
-    img_tensor = PHOTO_TRANSFORM(image)  # (3, H, W), float32
-    img_tensor.unsqueeze_(dim=0)  # (1, 3, H, W): layers expect a batch dimension
-    return img_tensor
-
-
 def rgb_picture(tensor: torch.Tensor) -> Image.Image:
-    """A (1, 3, H, W) or (3, H, W) tensor made by PHOTO_TRANSFORM, as an RGB picture again.
+    """A (1, 3, H, W) or (3, H, W) tensor made by transforms.ToTensor(), as an RGB picture again.
 
     ToTensor is undone and values outside [0, 255] are clamped (tools.images.transform_invert), which
     is right for pooled photos: their values stay within the input's range.
     """
     if tensor.dim() == 4:
         tensor = tensor[0]
-    return transform_invert(tensor, PHOTO_TRANSFORM)
+    return transform_invert(tensor, transforms.ToTensor())
 
 
 def feature_map(tensor: torch.Tensor) -> np.ndarray:
     """One channel of a layer's output as a float (H, W) array, values untouched.
 
     Accepts (H, W), (1, H, W) or (1, 1, H, W). A convolution's output is not a picture: its values
-    can be negative or above 1, so draw it with `imshow(..., cmap=...)` scaled to its own range
-    rather than forcing it into uint8, where anything outside [0, 255] is clipped or wrapped.
+    can be negative or above 1, so draw it as floats rather than forcing it into uint8, where
+    anything outside [0, 255] is clipped or wrapped.
     """
     array = tensor.detach().to("cpu", torch.float32)
     while array.dim() > 2 and array.shape[0] == 1:
@@ -136,3 +138,31 @@ def feature_map(tensor: torch.Tensor) -> np.ndarray:
     if array.dim() != 2:
         raise ValueError(f"expected one channel (H, W), (1, H, W) or (1, 1, H, W), got {tuple(tensor.shape)}")
     return array.numpy()
+
+
+def signed_limit(*arrays: np.ndarray, percentile: float = ROBUST_PERCENTILE) -> float:
+    """m for a colour scale [−m, m] centred on 0: the `percentile` of |x| over all `arrays`.
+
+    The largest |x| would let a handful of extreme pixels squeeze everything else into the pale
+    middle of the colour map; the 99th percentile keeps the bulk readable (the rest saturate).
+    """
+    magnitudes = np.concatenate([np.abs(np.asarray(array, dtype=np.float64)).ravel() for array in arrays])
+    limit = float(np.percentile(magnitudes, percentile)) if magnitudes.size else 0.0
+    return limit if limit > 0 else 1.0  # an all-zero map still gets a valid scale
+
+
+def draw_signed(fig, ax, tensor: torch.Tensor, title: str, limit: "float | None" = None,
+                colorbar: bool = True, interpolation: "str | None" = None):
+    """imshow of a 1-channel output on the shared diverging map, centred on 0 (white), limits ±limit.
+
+    Negative responses are purple, positive orange, so the two signs read apart at a glance.
+    """
+    values = feature_map(tensor)
+    limit = signed_limit(values) if limit is None else limit
+    image = ax.imshow(values, cmap=DIVERGING_CMAP, vmin=-limit, vmax=limit, interpolation=interpolation)
+    if colorbar:
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image

@@ -1,136 +1,130 @@
-"""The banknote ("RMB") data of the course: the Dataset, its decode-once variant, and the split.
+"""The banknote ("RMB") data of the course: the Dataset, and the safe preparation of its folders.
 
-Course layout (what the course's photos look like once unpacked, and what the synthetic generator
-in tools/rmb_synthetic.py writes):
+Course layout (the course's photos once unpacked, or the synthetic ones of tools/rmb_synthetic.py):
 
-    data/RMB_data/1/*.jpg      100 photos of 1-yuan notes      label 0
-    data/RMB_data/100/*.jpg    100 photos of 100-yuan notes    label 1
+    data/RMB_data/1/*.jpg      photos of 1-yuan notes      label 0
+    data/RMB_data/100/*.jpg    photos of 100-yuan notes    label 1
 
-`split_rmb` copies them into data/rmb_split/{train,valid,test}/{1,100} (80/10/10 per class), and
-`RMBDataset(data_dir, transform)` reads one of those folders.
+lesson_models/01_split_dataset.py plans the 80/10/10 split and `copy_split` copies it into
+data/rmb_split/{train,valid,test}/{1,100}; `RMBDataset(data_dir, transform)` reads one of those.
+
+The first part of this file is the course's code. The rest (below the line) is what the course does
+not teach: checking the folders, drawing the synthetic photos, and writing a folder so that an
+interrupted, concurrent or failed run never leaves half of one behind.
 """
+import glob
 import hashlib
 import json
 import os
-import random
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
 from pathlib import Path
 
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from tools import DATA_DIR
-from tools.errors import fail
+from tools import DATA_DIR, REPO_ROOT
+from tools.errors import fail, os_error_line
 from tools.images import open_rgb
-from tools.rmb_synthetic import CLASS_NAMES, MARKER_FILE, PHOTO_SIZE, write_synthetic_rmb
+from tools.rmb_synthetic import MARKER_FILE, PHOTO_SIZE, write_synthetic_rmb
 
+CLASS_NAMES = ("1", "100")  # the folder names, in label order
 LABELS = {"1": 0, "100": 1}  # the course's rmb_label
 # What counts as a photo. Everything else (Thumbs.db, .DS_Store, notes.txt) is skipped, and so are
 # hidden files: macOS leaves "._IMG_0001.jpg" resource forks beside photos copied to a USB stick.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-SPLIT_PARTS = ("train", "valid", "test")
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-MIN_PHOTOS_PER_CLASS = 10  # fewer would leave the valid or test part of 80/10/10 empty
-MANIFEST_FILE = "split.json"
-DEFAULT_SPLIT_SEED = 1  # the split that lesson_models/01 makes by default, and 02 when it splits
-# --quick draws the same number of photos, much smaller: ~25× less to draw and decode, and on the
-# 32×32 inputs the network sees they are just as hard.
-QUICK_PHOTO_SIZE = (240, 120)
 
 
-def image_files(folder: Path, what: str = "image folder") -> list:
+def image_files(folder: "str | Path", what: str = "image folder") -> list:
     """The photos in `folder`, sorted by name; a missing folder or one without photos is an error."""
     folder = Path(folder)
-    if not folder.is_dir():
+    if not existing_folder(folder, what):
         fail(f"{what} {folder}: no such folder")
-    files = sorted(path for path in folder.iterdir()
-                   if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
-                   and not path.name.startswith("."))
+    files = sorted((path for path in folder.iterdir()
+                    if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+                    and path.is_file()), key=lambda path: path.name)
     if not files:
         fail(f"{what} {folder}: holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
 
 
-def rmb_samples(data_dir: Path) -> list:
-    """[(path, label), ...] for data_dir/1 and data_dir/100, class by class, files in sorted order."""
-    data_dir = Path(data_dir).expanduser()
-    if not data_dir.is_dir():
-        fail(f"RMB data folder {data_dir}: no such folder (expected {data_dir}/1 and {data_dir}/100)")
-    return [(path, LABELS[name]) for name in CLASS_NAMES
-            for path in image_files(data_dir / name, "RMB class folder")]
-
-
 class RMBDataset(Dataset):
-    """The course's Dataset: every __getitem__ decodes the full photo, then applies `transform`.
+    """The course's Dataset: data_dir/1 and data_dir/100 hold the photos; item i is (image, label).
 
-    data_dir holds one folder per class, `1` and `100`. Any image mode (RGBA, grayscale, palette)
-    comes out RGB; a file that does not decode is one line on stderr naming it, and exit status 2.
+    resize_once=None: every __getitem__ decodes the whole photo, then applies `transform`, as the
+    course does. resize_once=(32, 32): every photo is decoded once, here, and kept resized to that
+    size (the transform's own Resize then has nothing left to do); the random steps of `transform`
+    (RandomCrop) still draw anew on every __getitem__, so each epoch sees new crops.
     """
 
-    def __init__(self, data_dir: "str | Path", transform=None):
+    def __init__(self, data_dir: "str | Path", transform=None, resize_once=None):
         self.data_dir = Path(data_dir)
-        self.samples = rmb_samples(self.data_dir)  # [(path, label), ...]
+        if not existing_folder(self.data_dir, "RMB data folder"):
+            fail(f"RMB data folder {self.data_dir}: no such folder (expected {self.data_dir}/1 and /100)")
+        self.samples = [(path, LABELS[name]) for name in CLASS_NAMES  # [(path, label), ...]
+                        for path in image_files(self.data_dir / name, "RMB class folder")]
         self.transform = transform
+        self.images = None  # the photos resized once, or None to decode on every __getitem__
+        if resize_once is not None:
+            resize = transforms.Resize(resize_once)
+            self.images = [resize(open_rgb(path, "RMB image")) for path, _ in self.samples]
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int):
         path, label = self.samples[index]
-        image = open_rgb(path, "RMB image")  # decodes the whole photo: ~1200×600 pixels
+        if self.images is None:
+            image = open_rgb(path, "RMB image")  # decodes the whole photo (about 1200×600)
+        else:
+            image = self.images[index]  # already small: decoded once, in __init__
         if self.transform is not None:
             image = self.transform(image)
         return image, label
 
 
-def _split_cacheable(transform) -> tuple:
-    """Split a Compose into its leading deterministic resize steps (cacheable) and the rest."""
-    steps = list(transform.transforms) if isinstance(transform, transforms.Compose) else [transform]
-    cut = 0
-    while cut < len(steps) and isinstance(steps[cut], (transforms.Resize, transforms.CenterCrop)):
-        cut += 1
-    if not any(isinstance(step, transforms.Resize) for step in steps[:cut]):
-        raise ValueError("the decode-once cache needs a transform that starts with Resize: caching full-size "
-                         "photos would fill the memory")
-    return transforms.Compose(steps[:cut]), transforms.Compose(steps[cut:])
+# --------------------------------------------------------------------------------------------------
+# Below: preparing the folders. Not part of the course; a learner can skip it.
+
+SPLIT_PARTS = ("train", "valid", "test")
+MIN_PHOTOS_PER_CLASS = 10  # fewer would leave the valid or test part of 80/10/10 empty
+MANIFEST_FILE = "split.json"  # what a split was made from (seed, photo folder, synthetic or not)
+DEFAULT_SPLIT_SEED = 1  # the split that lesson 01 makes by default, and that lesson 02 asks for
+PHOTOS_PER_CLASS = 100  # as many synthetic photos as the course has real ones
+# --quick draws the same number of photos, much smaller: ~25× less to draw and decode, and on the
+# 32×32 inputs the network sees they are just as hard.
+QUICK_PHOTO_SIZE = (240, 120)
+SPLIT_LESSON = REPO_ROOT / "lesson_models" / "01_split_dataset.py"
+PARTIAL = ".partial-"  # <folder>.partial-<process id>: a folder being written, renamed when complete
 
 
-class CachedRMBDataset(RMBDataset):
-    """RMBDataset that decodes each photo once: the same data, the same transform, ~10× faster.
-
-    The transform's leading Resize (a fixed function of the photo) runs once per photo, on first
-    use, and its small result (a 32×32 PIL image: 3 kB instead of 2 MB) is kept; the rest of the
-    transform (RandomCrop, ToTensor, Normalize) still runs on every __getitem__, so each epoch
-    draws new crops. Given the same random numbers it returns exactly what RMBDataset returns.
-    The cache lives in this process: with DataLoader(num_workers > 0) every worker would fill
-    its own copy.
-    """
-
-    def __init__(self, data_dir: "str | Path", transform):
-        super().__init__(data_dir, transform)
-        self.cached_transform, self.per_epoch_transform = _split_cacheable(transform)
-        self._cache = [None] * len(self.samples)
-
-    def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        if self._cache[index] is None:
-            self._cache[index] = self.cached_transform(open_rgb(path, "RMB image"))
-        return self.per_epoch_transform(self._cache[index]), label
-
-    @property
-    def decoded_count(self) -> int:
-        return sum(image is not None for image in self._cache)
+def existing_folder(path: "str | Path", what: str) -> bool:
+    """True if `path` is a folder, False if nothing is there. A file in its place, or a path the
+    system refuses (a name over 255 bytes, no permission): one line naming `what`, exit status 2."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        fail(f"{what} {path}: {error.strerror or error}")
+    if not stat.S_ISDIR(mode):
+        fail(f"{what} {path}: is a file, not a folder")
+    return True
 
 
-# The split ----------------------------------------------------------------------------------------
-
-def folder_checksum(folder: Path) -> str:
-    """SHA-256 over every file's relative path and bytes under `folder`: equal iff nothing changed."""
-    folder = Path(folder)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+def default_rmb_dirs(quick: bool, out_dir: Path) -> tuple:
+    """(raw_dir, split_dir) when no flag names them: the repo's data/ folder, or for --quick a small
+    set in quick_data/ beside the out-dir (outputs/quick/lesson_models/quick_data by default), drawn
+    by the first quick run that needs it and shared by the others: quick runs never touch data/."""
+    if quick:
+        quick_data = Path(out_dir).parent / "quick_data"
+        return quick_data / "RMB_data", quick_data / "rmb_split"
+    return DATA_DIR / "RMB_data", DATA_DIR / "rmb_split"
 
 
 def data_source(raw_dir: Path) -> str:
@@ -138,84 +132,30 @@ def data_source(raw_dir: Path) -> str:
     return "synthetic" if (Path(raw_dir) / MARKER_FILE).is_file() else "user"
 
 
-def plan_split(raw_dir: Path, seed: int) -> dict:
-    """{part: {class: [source paths]}}: per class, the sorted listing shuffled by `seed`, cut 80/10/10."""
-    rng = random.Random(seed)  # Python's own generator: the same shuffle on every platform
-    plan = {part: {} for part in SPLIT_PARTS}
-    for name in CLASS_NAMES:
-        files = image_files(Path(raw_dir) / name, "RMB class folder")
-        if len(files) < MIN_PHOTOS_PER_CLASS:
-            fail(f"RMB class folder {Path(raw_dir) / name}: {len(files)} images, an 80/10/10 split needs "
-                 f"at least {MIN_PHOTOS_PER_CLASS}")
-        rng.shuffle(files)
-        # The course's cut points: int(n * 0.8) and int(n * 0.9).
-        train_end = int(len(files) * SPLIT_FRACTIONS[0])
-        valid_end = int(len(files) * (SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]))
-        plan["train"][name] = files[:train_end]
-        plan["valid"][name] = files[train_end:valid_end]
-        plan["test"][name] = files[valid_end:]
-    return plan
-
-
-def split_counts(plan: dict) -> dict:
-    return {part: {name: len(files) for name, files in classes.items()} for part, classes in plan.items()}
-
-
-def _existing_split(split_dir: Path) -> dict:
-    return {path.relative_to(split_dir).as_posix(): path.stat().st_size
-            for part in SPLIT_PARTS for path in (split_dir / part).rglob("*") if path.is_file()}
-
-
-def split_rmb(raw_dir: Path, split_dir: Path, seed: int = DEFAULT_SPLIT_SEED) -> dict:
-    """Copy raw_dir/{1,100} into split_dir/{train,valid,test}/{1,100}, 80/10/10 per class.
-
-    Only reads raw_dir (copies, never moves). An existing split_dir that already holds exactly this
-    split is left as it is; one that holds anything else is an error (nothing is deleted).
-    Returns {"counts": {part: {class: n}}, "copied": bool, "data_source": "synthetic" | "user"}.
-    """
-    raw_dir, split_dir = Path(raw_dir).expanduser(), Path(split_dir).expanduser()
-    if not raw_dir.is_dir():
-        fail(f"RMB data folder {raw_dir}: no such folder (expected {raw_dir}/1 and {raw_dir}/100)")
-    plan = plan_split(raw_dir, seed)
-    wanted = {f"{part}/{name}/{path.name}": path.stat().st_size
-              for part, classes in plan.items() for name, files in classes.items() for path in files}
-    source = data_source(raw_dir)
-    result = {"counts": split_counts(plan), "copied": False, "data_source": source}
-
-    if split_dir.exists() and not split_dir.is_dir():
-        fail(f"split folder {split_dir}: is a file, not a folder")
-    if split_dir.is_dir() and any(split_dir.iterdir()):
-        if _existing_split(split_dir) == wanted:
-            return result  # the same split is already there: re-running changes nothing
-        fail(f"split folder {split_dir}: already holds a different split (another seed, or other photos); "
-             "delete it or choose another --split-dir")
-
-    # Build the split in a temporary sibling folder and rename it at the end: an interrupted run
-    # (Ctrl-C) leaves no half-made split behind that a later run would take for a whole one.
-    building = split_dir.with_name(f"{split_dir.name}.partial-{os.getpid()}")
-    for part, classes in plan.items():
-        for name, files in classes.items():
-            target = building / part / name
-            target.mkdir(parents=True, exist_ok=True)
-            for path in files:
-                (target / path.name).write_bytes(path.read_bytes())  # a copy: the source stays as it is
-    manifest = {"seed": seed, "raw_dir": str(raw_dir.resolve()), "data_source": source,
-                "counts": result["counts"]}
-    (building / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    if split_dir.is_dir():
-        split_dir.rmdir()  # it is empty (checked above)
-    os.replace(building, split_dir)
-    result["copied"] = True
-    return result
+def _manifest(split_dir: Path) -> dict:
+    """What copy_split recorded in split_dir/split.json ({} if there is none, or it is not readable)."""
+    try:
+        manifest = json.loads((Path(split_dir) / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def split_data_source(split_dir: Path) -> str:
-    """What the split in split_dir was made from, as split_rmb recorded it ("user" if unknown)."""
-    manifest = Path(split_dir) / MANIFEST_FILE
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("data_source", "user")
-    except (OSError, ValueError):
-        return "user"
+    """What the split in split_dir was made from, as copy_split recorded it ("user" if unknown)."""
+    return _manifest(split_dir).get("data_source", "user")
+
+
+def folder_checksum(folder: Path) -> str:
+    """SHA-256 over every file's relative path and bytes under `folder`: equal iff nothing changed.
+
+    Paths are hashed as the file system's bytes (os.fsencode), so names that are not UTF-8 (a GBK
+    archive unzipped on Linux) work too."""
+    digest = hashlib.sha256()
+    for relative, path in sorted(_files_under(folder).items(), key=lambda item: os.fsencode(item[0])):
+        digest.update(os.fsencode(relative))
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def split_fingerprint(split_dir: Path) -> str:
@@ -227,58 +167,225 @@ def split_fingerprint(split_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare_raw_photos(raw_dir: Path, per_class: int = 100, size: tuple = PHOTO_SIZE) -> bool:
-    """Generate the synthetic photos in raw_dir if it does not exist; True if they were generated.
+def check_split_dirs(raw_dir: Path, split_dir: Path, raw_flag: str = "--raw-dir",
+                     split_flag: str = "--split-dir") -> None:
+    """Refuse, before anything is written, paths the system refuses and a split folder inside the
+    photo folder (or the reverse): the copies would be mixed with the user's photos. Then remove
+    what runs killed outright left beside either folder (see write_folder)."""
+    existing_folder(raw_dir, raw_flag)
+    existing_folder(split_dir, split_flag)
+    raw, split = Path(raw_dir).resolve(), Path(split_dir).resolve()
+    if split == raw or raw in split.parents:
+        fail(f"{split_flag} {split_dir}: is inside the photo folder {raw_dir}; the copies would be mixed "
+             "with the photos. Choose a folder outside it")
+    if split in raw.parents:
+        fail(f"{raw_flag} {raw_dir}: is inside the split folder {split_dir}. Choose folders apart")
+    remove_stale_partials(raw_dir)
+    remove_stale_partials(split_dir)
 
-    Like the split, they are drawn in a temporary sibling folder that is renamed when complete.
+
+def draw_synthetic_photos(raw_dir: Path, quick: bool) -> None:
+    """Draw the synthetic photos into raw_dir (which does not exist yet), saying so first."""
+    size = QUICK_PHOTO_SIZE if quick else PHOTO_SIZE
+    print(f"{raw_dir} does not exist: drawing {PHOTOS_PER_CLASS} synthetic photos per class "
+          f"({size[0]}×{size[1]}) into it. Put real photos in {raw_dir}/1 and {raw_dir}/100 to use them instead.")
+    write_folder(raw_dir, lambda folder: write_synthetic_rmb(folder, per_class=PHOTOS_PER_CLASS, size=size),
+                 "photo folder")
+
+
+def copy_split(plan: dict, split_dir: Path, raw_dir: Path, seed: int) -> bool:
+    """Copy the planned photos into split_dir/{train,valid,test}/{1,100} (the source is only read).
+
+    plan: {part: {class: [photo paths]}}, as lesson 01 makes it. Returns True if copied, False if
+    split_dir already held exactly this split (compared byte by byte; nothing is written then).
+    A split_dir holding anything else is refused: nothing is ever deleted or mixed.
     """
-    raw_dir = Path(raw_dir)
-    if raw_dir.exists():
-        return False
-    raw_dir.parent.mkdir(parents=True, exist_ok=True)
-    building = raw_dir.with_name(f"{raw_dir.name}.partial-{os.getpid()}")
-    write_synthetic_rmb(building, per_class=per_class, size=size)
-    os.replace(building, raw_dir)
-    return True
+    split_dir, raw_dir = Path(split_dir), Path(raw_dir)
+    for name in CLASS_NAMES:
+        count = sum(len(plan[part][name]) for part in SPLIT_PARTS)
+        if any(not plan[part][name] for part in SPLIT_PARTS):
+            fail(f"RMB class folder {raw_dir / name}: {count} photos; an 80/10/10 split needs at least "
+                 f"{MIN_PHOTOS_PER_CLASS}")
+    wanted = {f"{part}/{name}/{path.name}": Path(path)
+              for part in SPLIT_PARTS for name in CLASS_NAMES for path in plan[part][name]}
+    if existing_folder(split_dir, "split folder") and any(split_dir.iterdir()):
+        if _same_files(wanted, split_dir):
+            return False  # the same split is already there: re-running changes nothing
+        fail(f"split folder {split_dir}: already holds a different split (another seed, or other photos); "
+             "delete it or choose another --split-dir")
+    manifest = {"seed": seed, "raw_dir": os.fsdecode(raw_dir.resolve()), "data_source": data_source(raw_dir),
+                "counts": {part: {name: len(plan[part][name]) for name in CLASS_NAMES} for part in SPLIT_PARTS}}
 
+    def copy_into(folder: Path) -> None:
+        for relative, source in wanted.items():
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, folder / relative)  # a copy: the photo folder stays as it is
+        (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
-def default_rmb_dirs(quick: bool, out_dir: Path) -> tuple:
-    """(raw_dir, split_dir) when no flag names them: the repo's data/ folder, or for --quick a small
-    private set under the out-dir, so that quick runs never touch data/ and can run side by side."""
-    if quick:
-        return Path(out_dir) / "quick_data" / "RMB_data", Path(out_dir) / "quick_data" / "rmb_split"
-    return DATA_DIR / "RMB_data", DATA_DIR / "rmb_split"
-
-
-def photo_settings(quick: bool) -> dict:
-    """How many synthetic photos of which size: the course's 100 per class at ~1200×600, or small ones."""
-    return {"per_class": 100, "size": QUICK_PHOTO_SIZE if quick else PHOTO_SIZE}
-
-
-def generate_photos_announced(raw_dir: Path, quick: bool) -> None:
-    """Draw the synthetic photos into raw_dir (which must not exist yet), saying so first."""
-    settings = photo_settings(quick)
-    print(f"{raw_dir} does not exist: drawing {settings['per_class']} synthetic photos per class "
-          f"({settings['size'][0]}×{settings['size'][1]}) into it. Put real photos in {raw_dir}/1 and "
-          f"{raw_dir}/100 to use them instead.")
-    prepare_raw_photos(raw_dir, **settings)
+    return write_folder(split_dir, copy_into, "split folder")
 
 
 def ensure_rmb_split(split_dir: Path, raw_dir: Path, may_generate: bool, quick: bool) -> None:
-    """Make split_dir from raw_dir (as lesson_models/01 does by default) if split_dir is missing.
+    """Make split_dir from raw_dir if it is missing, by running lesson_models/01_split_dataset.py.
 
-    raw_dir is generated first if it is missing and `may_generate` (it is the default folder);
-    a missing raw_dir that the user named is an error.
+    raw_dir is drawn first if it is missing and `may_generate` (it is the default folder); a missing
+    raw_dir that the user named is an error. The split is 01's default (seed DEFAULT_SPLIT_SEED).
     """
     split_dir, raw_dir = Path(split_dir), Path(raw_dir)
-    if split_dir.is_dir() and any(split_dir.iterdir()):
+    check_split_dirs(raw_dir, split_dir, split_flag="--data-dir")
+    if existing_folder(split_dir, "--data-dir") and any(split_dir.iterdir()):
+        made_from = _manifest(split_dir).get("raw_dir")
+        if not may_generate and made_from and Path(made_from) != raw_dir.resolve():
+            fail(f"--raw-dir {raw_dir}: the split in {split_dir} was made from {made_from}; "
+                 "delete it, or name another split folder with --data-dir")
         return
-    print(f"{split_dir} is missing: preparing it as lesson_models/01_split_dataset.py does.")
-    if not raw_dir.exists():
+    if not existing_folder(raw_dir, "--raw-dir"):
         if not may_generate:
-            fail(f"--raw-dir {raw_dir}: no such folder")
-        generate_photos_announced(raw_dir, quick)
-    result = split_rmb(raw_dir, split_dir, seed=DEFAULT_SPLIT_SEED)
-    counts = result["counts"]
-    print(f"Split {raw_dir} ({result['data_source']}) into {split_dir}: "
-          + ", ".join(f"{part} {sum(counts[part].values())}" for part in SPLIT_PARTS))
+            fail(f"--raw-dir {raw_dir}: no such folder (expected {raw_dir}/1 and {raw_dir}/100)")
+        draw_synthetic_photos(raw_dir, quick)
+    print(f"{split_dir} is missing: running {SPLIT_LESSON.relative_to(REPO_ROOT).as_posix()} to make it.",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="01_split_dataset-") as out_dir:  # its figure is not needed here
+        command = [sys.executable, *(f"-W{option}" for option in sys.warnoptions), str(SPLIT_LESSON),
+                   "--raw-dir", str(raw_dir), "--split-dir", str(split_dir), "--seed", str(DEFAULT_SPLIT_SEED),
+                   "--device", "cpu", "--out-dir", out_dir]
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+        try:
+            stdout, stderr = child.communicate()
+        except BaseException:  # Ctrl-C or SIGTERM here: let 01 stop cleanly (it removes its partial folder)
+            child.terminate()
+            child.communicate()
+            raise
+    print("".join(f"  | {line}\n" for line in stdout.decode("utf-8", "replace").splitlines()), end="")
+    if child.returncode != 0:
+        print(stderr.decode("utf-8", "replace"), end="", file=sys.stderr)
+        raise SystemExit(child.returncode)
+
+
+# Writing a folder safely ---------------------------------------------------------------------------
+
+def write_folder(final: Path, fill, what: str) -> bool:
+    """Make the folder `final` by fill(folder) into a temporary sibling, renamed when complete.
+
+    An interrupted run (Ctrl-C, SIGTERM, an error, a full disk) removes its temporary folder; one
+    killed outright leaves it, and a later run removes it once its process has ended. When another
+    run made `final` first, ours is compared with it: the same content is used (returns False),
+    anything else is refused. Returns True when ours was put in place.
+    """
+    final = Path(final)
+    remove_stale_partials(final)
+    partial = final.with_name(f"{final.name}{PARTIAL}{os.getpid()}")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fill(partial)
+        try:
+            _rename_into_place(partial, final)
+            return True
+        except OSError:
+            if not (final.is_dir() and any(final.iterdir())):
+                raise
+        # Another run finished first. Its folder is complete (a rename is atomic): is it ours?
+        if not _same_files(_files_under(partial), final):
+            fail(f"{what} {final}: another run made it at the same time, with different content")
+        print(f"{final}: another run made it at the same time, with the same content; using it.")
+        return False
+    except OSError as error:
+        fail(f"{what} {final}: cannot be written ({os_error_line(error)})")
+    finally:
+        if partial.exists():
+            _remove_despite_signals(partial)
+
+
+def remove_stale_partials(final: Path) -> None:
+    """Remove <final>.partial-<pid> folders whose process has ended (a run killed outright)."""
+    final = Path(final)
+    for partial in final.parent.glob(glob.escape(final.name) + PARTIAL + "*"):
+        pid_text = partial.name[len(final.name) + len(PARTIAL):]
+        if not pid_text.isdigit() or not partial.is_dir():
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid() or not _process_alive(pid):  # our own id: a run before a restart
+            shutil.rmtree(partial, ignore_errors=True)
+            print(f"Removed {partial}, left by an interrupted run (process {pid} has ended).")
+
+
+def _remove_despite_signals(folder: Path) -> None:
+    """shutil.rmtree that a second Ctrl-C or a SIGTERM does not cut short: they wait until it is done."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread handles signals
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    pending = []
+    signals = [number for number in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if number is not None]
+    previous = {number: signal.signal(number, lambda number, frame: pending.append(number)) for number in signals}
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        for number in pending:
+            signal.raise_signal(number)
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there, not check
+        return _windows_process_alive(pid)
+    try:
+        os.kill(pid, 0)  # POSIX: signal 0 only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OverflowError:
+        return False
+    try:  # Linux: a killed process that its parent has not waited for yet is a zombie, not a runner
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _windows_process_alive(pid: int) -> bool:
+    import ctypes
+    from ctypes import wintypes
+    PROCESS_QUERY_LIMITED_INFORMATION, STILL_ACTIVE, ERROR_ACCESS_DENIED = 0x1000, 259, 5
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    kernel32.GetExitCodeProcess.argtypes = (wintypes.HANDLE, ctypes.POINTER(wintypes.DWORD))
+    kernel32.CloseHandle.argtypes = (wintypes.HANDLE,)
+    handle = kernel32.OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == ERROR_ACCESS_DENIED  # it exists, not ours to open
+    try:
+        code = wintypes.DWORD()
+        return not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)) or code.value == STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def _rename_into_place(partial: Path, final: Path) -> None:
+    """os.rename: atomic; on POSIX it also replaces an empty folder, and fails on a non-empty one."""
+    try:
+        os.rename(partial, final)
+    except OSError:
+        if os.name != "nt" or not final.is_dir() or any(final.iterdir()):
+            raise
+        final.rmdir()  # Windows never renames over a folder, even an empty one
+        os.rename(partial, final)
+
+
+def _files_under(folder: Path) -> dict:
+    """{relative path with '/': path} of every file under `folder`."""
+    folder = Path(folder)
+    return {path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()}
+
+
+def _same_files(wanted: dict, folder: Path) -> bool:
+    """True if `folder` holds exactly the files of `wanted` ({relative path: file with the wanted
+    bytes}), byte for byte; a split's manifest is not compared (it names the photo folder's path)."""
+    present = {relative: path for relative, path in _files_under(folder).items() if relative != MANIFEST_FILE}
+    wanted = {relative: path for relative, path in wanted.items() if relative != MANIFEST_FILE}
+    if present.keys() != wanted.keys():
+        return False
+    return all(path.stat().st_size == wanted[relative].stat().st_size
+               and path.read_bytes() == wanted[relative].read_bytes() for relative, path in present.items())

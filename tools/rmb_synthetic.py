@@ -1,19 +1,21 @@
-"""Synthetic banknote photos in the course's layout, for learners without the course's photos.
+"""Synthetic banknote photos like the course's, for learners without the course's photos.
 
     write_synthetic_rmb(Path("data/RMB_data"), per_class=100)
     # data/RMB_data/1/0000.jpg ... 0099.jpg and data/RMB_data/100/0000.jpg ... 0099.jpg
+    write_new_series(Path("new_notes"), count=20)   # 100-yuan notes of the 2015 series, never for training
 
-Each photo (about 1200×600, JPEG) shows one banknote-shaped card lying on a cluttered background,
-rotated, scaled, moved, lit unevenly, tinted, blurred and noisy. The two denominations differ in
-their palette (1 yuan: olive green; 100 yuan: red), their numeral ("1" or "100"), and their pattern
-(stripes or rosettes); but colours overlap (a faded note, a warm or cold light, a red table under a
-green note), so no single cue decides every photo and LeNet needs a few epochs to combine them.
+Each photo (about 1200×600, JPEG) shows one banknote lying on a cluttered table: rotated, scaled,
+moved, lit unevenly, tinted, faded, blurred and noisy. The notes are those of the course's photos,
+the 1980 series: the 1-yuan note pink to red-brown (hue about 11°) with fine stripes, two portraits
+and the numeral "1"; the 100-yuan note grey-blue (hue about 180–210°, little saturation) with
+rosettes, a block of four portraits and "100". Colour is the easy cue, as on the real photos.
+The 2015 100-yuan note is red (hue 345–351°, the 1-yuan note's colour), with rosettes, a single
+portrait and "100" in gold-orange: what a model that learned "red means 1 yuan" gets wrong.
 
 Everything is drawn from one seed: the same seed gives the same bytes, and photo i of a class does
-not depend on how many photos are asked for.
+not depend on how many photos are asked for. A marker file lists every file the generator wrote.
 """
 import colorsys
-import math
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +25,26 @@ CLASS_NAMES = ("1", "100")
 GENERATOR_SEED = 2024  # fixed, so data/RMB_data is the same whichever lesson generates it
 PHOTO_SIZE = (1200, 600)  # (width, height) of a default photo, about a phone photo cut to a note
 JPEG_QUALITY = 90
-MARKER_FILE = "SYNTHETIC.txt"  # says "these photos are generated"; not an image, so RMBDataset skips it
+MARKER_FILE = "SYNTHETIC.txt"  # lists what the generator wrote; not an image, so RMBDataset skips it
 
-# Class palettes as hue (degrees) centre and spread: real 1-yuan notes are olive green, 100-yuan red.
-HUE_CENTRE = {"1": 95.0, "100": 355.0}
-HUE_SPREAD = 10.0
+# The paper's colour of each note as (low, high) ranges of hue (degrees) and saturation, after the
+# course's photos (1-yuan median hue ~11°, saturation ~0.23; 100-yuan ~181°, ~0.13) and photos of
+# the 2015 note (hue 345–351°, saturation 0.17–0.26). Brightness has the same range for every note,
+# so that only the colour (and the print) tells them apart.
+PAPER = {  # (denomination, series): the course's photos are of the 1980 series
+    ("1", "1980"): {"hue": (0.0, 24.0), "saturation": (0.2, 0.5)},  # pink to red-brown
+    ("100", "1980"): {"hue": (185.0, 212.0), "saturation": (0.08, 0.24)},  # grey-blue
+    ("100", "2015"): {"hue": (345.0, 351.0), "saturation": (0.17, 0.26)},  # red
+}
+PAPER_VALUE = (0.55, 0.92)
+GOLD_HUE = (28.0, 40.0)  # the 2015 note's large "100" (optically variable ink: gold to orange)
+NOTE_WIDTH = (0.65, 0.92)  # the note's width, as a fraction of the photo's
+UPSIDE_DOWN = 0.5  # the share of photos with the note turned by 180°
+LIGHT_CAST = 0.06  # spread of the light's colour: log-gain of each channel
+BIG_NUMERAL = (0.42, 0.5)  # the large numeral's height, as a fraction of the note's
+RING_WIDTH, RING_STEP = 0.06, 0.12  # the rosettes' line width and spacing, as fractions of the note's height
+PORTRAITS = {("1", "1980"): 2, ("100", "1980"): 4, ("100", "2015"): 1}  # heads in the portrait window
+STREAM = {("1", "1980"): 0, ("100", "1980"): 1, ("100", "2015"): 2}  # one random stream per kind of note
 
 
 def _hsv(hue_degrees: float, saturation: float, value: float) -> tuple:
@@ -66,9 +83,9 @@ def _background(rng: np.random.Generator, size: tuple) -> Image.Image:
     return image
 
 
-def _draw_numeral(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, height: float, colour: tuple) -> float:
-    """Draw "1" or "100" with plain strokes (no font needed), top-left at (x, y); returns its width."""
-    stroke = max(1, int(height * 0.16))
+def _draw_numeral(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, height: float, colour: tuple) -> None:
+    """Draw "1" or "100" with plain strokes (no font needed), top-left at (x, y)."""
+    stroke = max(1, int(height * 0.18))
     cursor = x
     for digit in text:
         if digit == "1":
@@ -78,46 +95,73 @@ def _draw_numeral(draw: ImageDraw.ImageDraw, text: str, x: float, y: float, heig
         else:  # "0"
             draw.ellipse((cursor, y, cursor + height * 0.6, y + height), outline=colour, width=stroke)
             cursor += height * 0.75
-    return cursor - x
 
 
-def _banknote(rng: np.random.Generator, denomination: str, size: tuple) -> Image.Image:
-    """The note itself, upright, as an RGBA card of `size` (transparent outside the card)."""
+def _draw_head(draw: ImageDraw.ImageDraw, cx: float, cy: float, size: float, colour: tuple) -> None:
+    """A portrait seen from the front, centred at (cx, cy): a head over shoulders, `size` tall."""
+    draw.ellipse((cx - size * 0.22, cy - size * 0.5, cx + size * 0.22, cy + size * 0.05), fill=colour)
+    draw.chord((cx - size * 0.45, cy, cx + size * 0.45, cy + size * 0.9), 180, 360, fill=colour)
+
+
+def draw_banknote(rng: np.random.Generator, denomination: str, size: tuple, series: str = "1980") -> Image.Image:
+    """The note itself, upright, as an RGBA card of `size` (width, height), transparent outside it."""
     width, height = size
-    hue = HUE_CENTRE[denomination] + rng.normal(0, HUE_SPREAD)
-    saturation = rng.uniform(0.45, 0.8)  # from faded to vivid
-    value = rng.uniform(0.55, 0.95)
+    paper_range = PAPER[(denomination, series)]
+    hue = rng.uniform(*paper_range["hue"])
+    saturation = rng.uniform(*paper_range["saturation"])
+    value = rng.uniform(*PAPER_VALUE)
     paper = _hsv(hue, saturation, value)
-    ink = _hsv(hue + rng.normal(0, 15), min(saturation + 0.25, 1), value * rng.uniform(0.35, 0.65))
-    light = _hsv(hue, saturation * 0.35, min(value * 1.15, 1))
+    ink = _hsv(hue + rng.normal(0, 8), min(saturation * 1.5 + 0.1, 1), value * rng.uniform(0.35, 0.55))
+    light = _hsv(hue, saturation * 0.4, min(value * 1.2, 1))
+    head_tone = tuple((a + b) // 2 for a, b in zip(ink, light))  # engraved portraits: mid-tones, not solid ink
 
     card = Image.new("RGBA", size, paper + (255,))
     draw = ImageDraw.Draw(card)
     margin = height * 0.06
-    draw.rectangle((margin, margin, width - margin, height - margin), outline=ink, width=max(1, int(height * 0.02)))
+    draw.rectangle((margin, margin, width - margin, height - margin), outline=ink, width=max(1, int(height * 0.03)))
 
-    # The pattern: fine stripes on the 1-yuan note, rosettes (concentric rings) on the 100-yuan note.
+    # The portraits, in a light window: two in the middle of the 1-yuan note; a block of four (1980)
+    # or a single large one (2015) at the right end of the 100-yuan notes.
+    heads = PORTRAITS[(denomination, series)]
+    if denomination == "1":
+        window = (width * rng.uniform(0.34, 0.38), height * 0.14, width * rng.uniform(0.62, 0.66), height * 0.86)
+    else:
+        window = (width * rng.uniform(0.58, 0.64), height * 0.14, width - margin * 2, height * 0.86)
+    draw.rounded_rectangle(window, radius=height * 0.1, fill=light)
+    columns, rows = (2, 2) if heads == 4 else (heads, 1)
+    head_size = (window[3] - window[1]) * (0.75 if heads == 1 else 0.55) / rows ** 0.7
+    for head in range(heads):
+        column, row = head % columns, head // columns
+        cx = window[0] + (window[2] - window[0]) * (column + 0.5) / columns
+        cy = window[1] + (window[3] - window[1]) * (row + 0.55) / rows
+        _draw_head(draw, cx, cy, head_size, head_tone)
+
+    # The pattern: slanted stripes left of the 1-yuan note's portraits, rosettes (rings) on the
+    # 100-yuan notes, behind their numeral.
     if denomination == "1":
         spacing = height * rng.uniform(0.08, 0.12)
-        slant = rng.uniform(-0.4, 0.4) * height
-        for x in np.arange(margin, width * 0.62, spacing):
+        slant = rng.uniform(-0.3, 0.3) * height
+        for x in np.arange(width * 0.06, window[0] - abs(slant) - spacing, spacing):
             draw.line((x, margin, x + slant, height - margin), fill=ink, width=max(1, int(spacing * 0.4)))
     else:
         for _ in range(2):
-            cx, cy = rng.uniform(0.15, 0.5) * width, rng.uniform(0.3, 0.7) * height
-            for radius in np.arange(height * 0.06, height * rng.uniform(0.25, 0.4), height * 0.07):
+            cx, cy = rng.uniform(0.2, 0.42) * width, rng.uniform(0.3, 0.6) * height
+            for radius in np.arange(height * 0.06, height * rng.uniform(0.25, 0.38), height * RING_STEP):
                 draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), outline=ink,
-                             width=max(1, int(height * 0.03)))
+                             width=max(1, int(height * RING_WIDTH)))
 
-    # The portrait window on the right (both notes have one), and the numerals.
-    px = width * rng.uniform(0.64, 0.72)
-    draw.ellipse((px, height * 0.15, px + width * 0.22, height * 0.85), fill=light)
-    draw.ellipse((px + width * 0.06, height * 0.3, px + width * 0.16, height * 0.62), fill=ink)
-    big = height * rng.uniform(0.28, 0.38)
-    _draw_numeral(draw, denomination, width * 0.08, height - margin * 1.5 - big, big, ink)
-    small = height * 0.14
-    _draw_numeral(draw, denomination, width - margin * 2 - small * (2 if denomination == "100" else 0.6),
-                  margin * 1.5, small, ink)
+    # The numerals: a large one at the bottom (gold-orange on the 2015 note) and a small one at the
+    # top; the 1-yuan note's at its right end. The gold is darker than the paper, so that it still
+    # stands out in grey.
+    numeral_colour = ink
+    if series == "2015":
+        numeral_colour = _hsv(rng.uniform(*GOLD_HUE), rng.uniform(0.8, 0.95), value * rng.uniform(0.6, 0.75))
+    big, small = height * rng.uniform(*BIG_NUMERAL), height * 0.16
+    for numeral_height, top, colour in ((big, height - margin * 1.5 - big, numeral_colour),
+                                        (small, margin * 1.8, ink)):
+        numeral_width = numeral_height * (0.45 if denomination == "1" else 1.95)
+        left = width * 0.88 - numeral_width / 2 if denomination == "1" else width * 0.08
+        _draw_numeral(draw, denomination, left, top, numeral_height, colour)
     return card
 
 
@@ -130,20 +174,21 @@ def _apply_gains(image: Image.Image, gains: tuple) -> Image.Image:
 
 
 def synthetic_banknote(denomination: str, index: int, seed: int = GENERATOR_SEED,
-                       size: tuple = PHOTO_SIZE) -> Image.Image:
-    """Photo `index` of `denomination` ("1" or "100"): an RGB image of about `size` (width, height)."""
-    if denomination not in CLASS_NAMES:
-        raise ValueError(f"denomination must be one of {CLASS_NAMES}, got {denomination!r}")
-    rng = np.random.default_rng([seed, CLASS_NAMES.index(denomination), index])
+                       size: tuple = PHOTO_SIZE, series: str = "1980") -> Image.Image:
+    """Photo `index` of `denomination` ("1" or "100") of `series` ("1980", or "2015" for a
+    100-yuan note): an RGB image of about `size` (width, height)."""
+    if (denomination, series) not in PAPER:
+        raise ValueError(f"no {denomination!r}-yuan note of series {series!r}: choose one of {sorted(PAPER)}")
+    rng = np.random.default_rng([seed, STREAM[(denomination, series)], index])
     width = int(size[0] * rng.uniform(0.92, 1.08))
     height = int(size[1] * rng.uniform(0.92, 1.08))
     photo = _background(rng, (width, height))
 
     # The note: a random scale, a random turn (sometimes upside down), anywhere mostly in view.
-    card_width = int(width * rng.uniform(0.55, 0.85))
+    card_width = int(width * rng.uniform(*NOTE_WIDTH))
     card_height = int(card_width * rng.uniform(0.46, 0.52))  # banknotes are about 2:1
-    card = _banknote(rng, denomination, (card_width, card_height))
-    angle = rng.normal(0, 12) + (180 if rng.random() < 0.5 else 0)
+    card = draw_banknote(rng, denomination, (card_width, card_height), series)
+    angle = rng.normal(0, 12) + (180 if rng.random() < UPSIDE_DOWN else 0)
     card = card.rotate(angle, resample=Image.Resampling.NEAREST, expand=True)  # the blur below smooths the edges
     x = int(rng.uniform(0.0, 1.0) * (width - card.width)) if width > card.width else (width - card.width) // 2
     y = int(rng.uniform(0.0, 1.0) * (height - card.height)) if height > card.height else (height - card.height) // 2
@@ -153,8 +198,9 @@ def synthetic_banknote(denomination: str, index: int, seed: int = GENERATOR_SEED
     # back at the end), uneven tinted light, and sensor noise.
     blur = int(rng.choice([2, 2, 3]))
     small = photo.reduce(blur)
-    cast = np.exp(rng.normal(0, 0.06, size=3))  # a warm or cold light: one gain per channel
-    light = [tuple(int(min(255, rng.uniform(130, 255) * gain)) for gain in cast) for _ in range(4)]
+    cast = np.exp(rng.normal(0, LIGHT_CAST, size=3))  # a warm or cold light: one gain per channel
+    corners = rng.uniform(130, 255, size=4)  # uneven light: a brightness for each corner
+    light = [tuple(int(min(255, corner * gain)) for gain in cast) for corner in corners]
     small = ImageChops.multiply(small, _gradient(small.size, light))
     small = _apply_gains(small, (rng.uniform(1.0, 1.5),) * 3)  # the exposure
     # Noise from our own generator (Image.effect_noise draws from C's rand(), which no seed reaches).
@@ -164,24 +210,54 @@ def synthetic_banknote(denomination: str, index: int, seed: int = GENERATOR_SEED
     return small.resize((width, height), Image.Resampling.BILINEAR)
 
 
+def _new_folder(root: Path) -> Path:
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; synthetic photos go into a new folder only")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _write_marker(root: Path, description: str, written: list) -> None:
+    """The marker: '#' comment lines, then every file written, one path relative to root per line
+    (a clean-up can delete exactly these, and this file, and never a photo a user added)."""
+    lines = [f"# {description}",
+             "# Drawn by tools/rmb_synthetic.py. The files below (paths relative to this folder) and this",
+             "# file are all it wrote: removing exactly these leaves any photo you added."]
+    (root / MARKER_FILE).write_text("\n".join(lines + written) + "\n", encoding="utf-8")
+
+
 def write_synthetic_rmb(root: Path, per_class: int = 100, seed: int = GENERATOR_SEED,
                         size: tuple = PHOTO_SIZE) -> dict:
-    """Write `per_class` JPEGs per denomination into root/1 and root/100, and a marker file.
+    """Write `per_class` JPEGs per denomination (1980 series) into root/1 and root/100, and the marker.
 
     `root` must not exist yet or be empty: nothing a user put there is ever overwritten.
     Returns {class name: number of photos}.
     """
-    root = Path(root)
-    if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root} is not empty; synthetic photos go into a new folder only")
+    root = _new_folder(root)
+    written = []
     for denomination in CLASS_NAMES:
-        folder = root / denomination
-        folder.mkdir(parents=True, exist_ok=True)
+        (root / denomination).mkdir()
         for index in range(per_class):
-            photo = synthetic_banknote(denomination, index, seed, size)
-            photo.save(folder / f"{index:04d}.jpg", quality=JPEG_QUALITY)
-    (root / MARKER_FILE).write_text(
-        f"Synthetic banknote photos drawn by tools/rmb_synthetic.py (seed {seed}, {per_class} per class).\n"
-        "To use real photos, replace the folders 1/ and 100/ with your own pictures and delete this file.\n",
-        encoding="utf-8")
+            relative = f"{denomination}/{index:04d}.jpg"
+            synthetic_banknote(denomination, index, seed, size).save(root / relative, quality=JPEG_QUALITY)
+            written.append(relative)
+    _write_marker(root, f"Synthetic banknote photos, 1980 series: seed {seed}, {per_class} per class, "
+                        f"about {size[0]}x{size[1]}.", written)
     return {denomination: per_class for denomination in CLASS_NAMES}
+
+
+def write_new_series(root: Path, count: int = 20, seed: int = GENERATOR_SEED, size: tuple = PHOTO_SIZE) -> list:
+    """Write `count` photos of 2015-series 100-yuan notes into root (new or empty), and the marker.
+
+    Returns the paths written, in order.
+    """
+    root = _new_folder(root)
+    written = []
+    for index in range(count):
+        relative = f"{index:04d}.jpg"
+        synthetic_banknote("100", index, seed, size, series="2015").save(root / relative, quality=JPEG_QUALITY)
+        written.append(relative)
+    _write_marker(root, f"Synthetic 100-yuan notes, 2015 series: seed {seed}, {count} photos, "
+                        f"about {size[0]}x{size[1]}.", written)
+    return [root / relative for relative in written]

@@ -1,37 +1,28 @@
+# %% [markdown]
 """The linear layer, and why a stack of linear layers without activations is one linear layer.
 
+The notes' nn.Linear (线性层, 全连接层) in the lesson on pooling, linear and activation layers.
 nn.Linear(in_features, out_features) computes y = x Wᵀ + b: every output is a weighted sum of all
-the inputs (fully connected) plus a bias. The notes set the weights by hand so the
-arithmetic can be checked on paper; this script does the same, then shows numerically the reason
-networks need activation functions: linear maps compose into one linear map,
+inputs plus a bias. The notes set the weights by hand so the arithmetic can be checked on paper;
+this lesson does the same, then shows why networks need activation functions: linear maps compose
+into one linear map,
     W₃(W₂(W₁x + b₁) + b₂) + b₃ = (W₃W₂W₁)x + (W₃W₂b₁ + W₃b₂ + b₃),
-so ten linear layers can express no more than one. A ReLU between them breaks this
-(notes: nn.Linear in the pooling, linear and activation layers lesson).
+so three linear layers express no more than one. A ReLU between them breaks this: not even the best
+single linear layer, fitted by least squares, reproduces the stack with ReLUs.
 
-    python lesson_layers/03_linear.py
+    python lesson_layers/04_linear.py
 
-Expect (seed 1):
-    nn.Linear(3, 4), weight rows all 1s, 2s, 3s, 4s, bias 0.5, input [[1, 2, 3]]
-        -> [[6.5, 12.5, 18.5, 24.5]]  (1+2+3 = 6, times 1, 2, 3, 4, plus 0.5)
-    Three random Linear layers (8 -> 16 -> 16 -> 4) against the single layer W = W₃W₂W₁ on 1024
-    random inputs: max |difference| 2.4e-07 (float32 rounding): the same function
-    The same stack with a ReLU after the first two layers against that single layer:
-        max |difference| 1.30; and the best single linear layer fitted to it by least squares
-        still misses by an RMS of 0.05 (1e-7 for the plain stack): no linear layer reproduces it
-
-Writes to outputs/lesson_layers/03_linear/: linear_layer.png (the 3 -> 4 layer as its weight matrix,
-bias and output), collapse.png (2-D points through three linear layers, through the one composed
-layer, and through the layers with ReLU) and metrics.json (the output, the collapse differences).
-
-A good breakpoint: the `output = linear_layer(inputs)` line; look at linear_layer.weight (shape
-(out, in) = (4, 3): one row per output) and compute inputs @ weight.T + bias yourself.
+A good breakpoint: `output = linear_layer(inputs)`; look at linear_layer.weight (shape (out, in) =
+(4, 3): one row per output) and compute inputs @ linear_layer.weight.T + linear_layer.bias yourself.
 """
 # %%
 import sys
 from pathlib import Path
 
-# The repo root goes first on sys.path so that `tools` is this collection's own, from any directory.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
 
 import math
 
@@ -39,14 +30,14 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from tools.cli import lesson_parser, parse_lesson_args
-from tools.figures import save_figure
-from tools.metrics import write_metrics
-from tools.seeding import set_seed
+from tools.cli import lesson_parser, start_lesson
+from tools.figures import BLACK, GREY, save_figure
+from tools.metrics import record
 
-parser = lesson_parser(__file__, __doc__, default_seed=1)
-args = parse_lesson_args(parser)
-set_seed(args.seed, args.deterministic)
+parser = lesson_parser("lesson_layers/04_linear.py", __doc__, default_seed=1,
+                       quick="64 instead of 1,024 random inputs for the collapse check, 200 instead of "
+                             "800 points in its picture")
+args = start_lesson(parser)
 device = args.device
 
 STACK_SIZES = (8, 16, 16, 4)  # three Linear layers: 8 -> 16 -> 16 -> 4
@@ -79,6 +70,8 @@ output = linear_layer(inputs)  # (1, 4): inputs @ weight.T + bias
 by_hand = inputs @ linear_layer.weight.T + linear_layer.bias
 print(f"nn.Linear(3, 4) on {inputs.tolist()}: weight shape {tuple(linear_layer.weight.shape)}, "
       f"output {output.tolist()} (by hand: {by_hand.tolist()})")
+record("linear_weight", linear_layer.weight)
+record("linear_output", output, headline=True)
 
 # %% Beyond the notes: three linear layers without activation are one linear layer
 stack = [nn.Linear(n_in, n_out).to(device) for n_in, n_out in zip(STACK_SIZES[:-1], STACK_SIZES[1:])]
@@ -97,7 +90,10 @@ linear_difference = (stacked - single).abs().max().item()
 relu_difference = (with_relu - single).abs().max().item()
 print(f"{len(stack)} Linear layers {' -> '.join(map(str, STACK_SIZES))} vs the single layer "
       f"W = W3 W2 W1 {tuple(composed_weight.shape)}: max |difference| {linear_difference:.2e}")
+record("composed_weight_shape", list(composed_weight.shape))
+record("collapse_max_abs_difference", linear_difference, headline=True)
 print(f"The same layers with ReLU between them vs that single layer: max |difference| {relu_difference:.4f}")
+record("relu_max_abs_difference", relu_difference)
 
 # The ReLU stack is not any other single linear layer either: fit the best one by least squares
 # (on the CPU, the reference) and measure what is left over.
@@ -108,6 +104,8 @@ linear_best_linear_rms = (design @ torch.linalg.lstsq(design, stacked.cpu()).sol
                           - stacked.cpu()).pow(2).mean().sqrt().item()
 print(f"Best single linear layer fitted by least squares: RMS error {linear_best_linear_rms:.2e} on the "
       f"plain stack, {relu_best_linear_rms:.4f} on the ReLU stack")
+record("linear_best_fit_rms", linear_best_linear_rms)
+record("relu_best_fit_rms", relu_best_linear_rms)
 
 # %% Figure: the 3 -> 4 layer as a picture of its computation
 weight = linear_layer.weight.detach().cpu()
@@ -129,7 +127,8 @@ rows = [f"y{index} = {w:g}·1 + {w:g}·2 + {w:g}·3 + 0.5 = {y:g}"
         for index, (w, y) in enumerate(zip(weight[:, 0].tolist(), output[0].tolist()))]
 fig.suptitle("nn.Linear(3, 4): every output is a weighted sum of all inputs plus a bias\n"
              + ";   ".join(rows[:2]) + ";   …")
-save_figure(fig, args.out_dir, "linear_layer", show=args.show)
+save_figure(fig, args.out_dir, "linear_layer", show=args.show,
+            caption="The notes' nn.Linear(3, 4) with hand-set weights: W, x, b and y = Wx + b as labelled matrices.")
 
 # %% Figure: the collapse, on 2-D points you can see
 # Three Linear(2, 2) layers map the plane; the composed single layer maps it identically, while a
@@ -159,41 +158,27 @@ with torch.no_grad():
             plane_relu = torch.relu(plane_relu)
     plane_single = plane @ plane_weight.T + plane_bias
 plane_difference = (plane_linear - plane_single).abs().max().item()
+record("plane_collapse_max_abs_difference", plane_difference)  # drawn in the figure's title
 
 colour = angles.numpy()  # the same colour marks the same input point in every panel
-fig, axes = plt.subplots(1, 3, figsize=(15, 5), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.8), layout="constrained")
 axes[0].scatter(*plane.cpu().T.numpy(), c=colour, cmap="viridis", s=12)
 axes[0].set_title("input: a spiral of 2-D points\n(colour follows each point)")
 axes[1].scatter(*plane_linear.cpu().T.numpy(), c=colour, cmap="viridis", s=40, label="three Linear(2, 2) layers")
-axes[1].scatter(*plane_single.cpu().T.numpy(), color="black", s=3, label="one layer W = W3 W2 W1")
+axes[1].scatter(*plane_single.cpu().T.numpy(), color=BLACK, s=3, label="one layer W = W3 W2 W1")
 axes[1].set_title(f"three linear layers = one linear layer\n(max |difference| {plane_difference:.1e})")
 axes[1].legend(loc="best", fontsize=9)
 axes[2].scatter(*plane_relu.cpu().T.numpy(), c=colour, cmap="viridis", s=12, label="with ReLU between layers")
-axes[2].scatter(*plane_single.cpu().T.numpy(), color="lightgray", s=3, label="one layer W = W3 W2 W1")
+axes[2].scatter(*plane_single.cpu().T.numpy(), color=GREY, s=3, alpha=0.5, label="one layer W = W3 W2 W1")
 axes[2].set_title("with ReLU between them: the plane is folded,\nno single linear layer does that")
 axes[2].legend(loc="best", fontsize=9)
 for ax in axes:
     ax.set(xlabel="first coordinate", ylabel="second coordinate")
     ax.set_aspect("equal", adjustable="datalim")
-save_figure(fig, args.out_dir, "collapse", show=args.show)
+save_figure(fig, args.out_dir, "collapse", show=args.show,
+            caption="A spiral through three Linear(2, 2) layers lands exactly where one composed layer puts it; "
+                    "with ReLU between the layers the plane is folded.")
 
-# %% Metrics and summary
-metrics = {
-    "linear_input": inputs,
-    "linear_weight": linear_layer.weight,
-    "linear_bias": linear_layer.bias,
-    "linear_output": output,
-    "linear_output_shape": list(output.shape),
-    "stack_sizes": list(STACK_SIZES),
-    "composed_weight_shape": list(composed_weight.shape),
-    "collapse_max_abs_difference": linear_difference,
-    "relu_max_abs_difference": relu_difference,
-    "linear_best_fit_rms": linear_best_linear_rms,
-    "relu_best_fit_rms": relu_best_linear_rms,
-    "plane_collapse_max_abs_difference": plane_difference,
-    "device": str(device),
-}
-write_metrics(args.out_dir, metrics)
 print(f"Summary: Linear(3, 4) gives {output[0].tolist()}; {len(stack)} linear layers equal one "
       f"(max |difference| {linear_difference:.1e}), with ReLU they do not ({relu_difference:.3f}). "
       f"Outputs in {args.out_dir}")

@@ -1,62 +1,41 @@
+# %% [markdown]
 """Activation functions and their derivatives: Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, RReLU.
 
-An activation function is the non-linearity between linear layers; without it a deep network is one
-linear layer (03_linear.py). What it does to the backward pass matters as much as what it does to
-the forward pass: backpropagation multiplies the derivative of every layer's activation along the
-way, so an activation whose derivative is small, or zero, makes the gradient vanish in a deep net.
-Each function is drawn here with its derivative, computed by autograd, not by hand (notes: the
-activation layers in the pooling, linear and activation layers lesson).
+The notes' activation layers (激活函数) in the lesson on pooling, linear and activation layers. An
+activation is the non-linearity between linear layers; without it a deep network is one linear layer
+(04_linear.py). Its derivative matters as much: backpropagation multiplies every layer's derivative,
+so an activation whose derivative is small or zero makes the gradient vanish in a deep net. Each
+function is drawn with its derivative computed by autograd, not by hand, with the region where it
+saturates shaded; ten stacked sigmoids show the vanishing gradient; PReLU's slope is a learnable
+parameter (one, or one per channel); RReLU draws a random slope per element in training mode and
+uses the mean slope in eval mode.
 
-    python lesson_layers/04_activations.py
+    python lesson_layers/05_activations.py
 
-Where each one saturates (its derivative goes to 0) and why that matters:
-  Sigmoid σ(x) = 1/(1 + e⁻ˣ): σ′ = σ(1 − σ) ≤ 0.25, the maximum at x = 0; saturates on both
-    sides (σ′ < 0.01 for |x| > 4.6). Even at best, ten sigmoid layers multiply the gradient by at
-    most 0.25¹⁰ ≈ 1e-6 (weights aside): the vanishing gradient. Its output is also not zero-centred.
-  Tanh: tanh′ = 1 − tanh² ≤ 1, the maximum at 0; zero-centred, but saturates on both sides,
-    sooner than the sigmoid (tanh′ < 0.01 for |x| > 3.0).
-  ReLU max(0, x): derivative 1 for x > 0 (the gradient passes unchanged, however deep), exactly 0
-    for x < 0: a unit whose input stays negative stops learning ("dead ReLU"). PyTorch takes the
-    derivative at 0 to be 0.
-  LeakyReLU (negative_slope 0.01): 0.01·x for x < 0, so the gradient never dies completely.
-  PReLU: the negative slope is a learnable parameter, starting at 0.25; num_parameters=1 shares one
-    slope, num_parameters=C learns one per channel (dimension 1 of an (N, C, …) input).
-  RReLU (lower 1/8, upper 1/3): in training mode every element draws its own slope uniformly from
-    [1/8, 1/3] (a regulariser); in eval mode the slope is fixed at their mean, (1/8 + 1/3)/2 = 11/48
-    ≈ 0.2292.
-None of the last three saturates on the negative side: the slope stays small but constant.
-
-Expect (seed 1), among the printed reference values at x = −2, −0.5, 0, 0.5, 2:
-  sigmoid 0.1192, 0.3775, 0.5, 0.6225, 0.8808 (derivative 0.25 at 0); tanh′(0) = 1;
-  RReLU's training slopes all lie in [0.125, 0.333]; its eval slope 0.2292.
-
-Writes to outputs/lesson_layers/04_activations/: activations.png (eight panels: each function and
-its autograd derivative, the saturated region shaded) and metrics.json (derivative maxima,
-reference values, RReLU slopes, PReLU parameters and gradients).
-
-A good breakpoint: the `activation_output.sum().backward()` line of `function_and_derivative`;
-look at x.grad: it is f′(x) at every point, because d(Σf(xᵢ))/dxᵢ = f′(xᵢ).
+A good breakpoint: `activation_output.sum().backward()` in function_and_derivative; look at x.grad:
+it is f′(x) at every point, because d(Σ f(xᵢ))/dxᵢ = f′(xᵢ).
 """
 # %%
 import sys
 from pathlib import Path
 
-# The repo root goes first on sys.path so that `tools` is this collection's own, from any directory.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn as nn
 
-from tools.cli import lesson_parser, parse_lesson_args
-from tools.figures import save_figure
-from tools.metrics import write_metrics
-from tools.seeding import set_seed
+from tools.cli import lesson_parser, start_lesson
+from tools.figures import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, VERMILLION, save_figure
+from tools.metrics import record
 
-parser = lesson_parser(__file__, __doc__, default_seed=1)
-args = parse_lesson_args(parser)
-set_seed(args.seed, args.deterministic)
+parser = lesson_parser("lesson_layers/05_activations.py", __doc__, default_seed=1,
+                       quick="121 instead of 1,201 points on the x grid")
+args = start_lesson(parser)
 device = args.device
 
 X_RANGE = 6.0
@@ -97,6 +76,10 @@ for name, activation in activations.items():
     reference[name] = (values, grads)
     print(f"{name:<17} " + "".join(f"{v:9.4f}" for v in values.tolist()))
     print(f"{name + '′':<17} " + "".join(f"{g:9.4f}" for g in grads.tolist()))
+    key = name.split("(")[0].strip().lower()  # "LeakyReLU(0.01)" -> "leakyrelu", "RReLU (eval)" -> "rrelu"
+    record(f"{key}_values", values)
+    record(f"{key}_grads", grads)
+record("reference_x", REFERENCE_X)
 
 # %% Derivative maxima: sigmoid′ ≤ 0.25 and tanh′ ≤ 1, both at x = 0
 curves = {name: function_and_derivative(activation, x_grid) for name, activation in activations.items()}
@@ -105,22 +88,31 @@ tanh_grad_max = curves["Tanh"][1].max().item()
 sigmoid_grad_argmax = x_grid[curves["Sigmoid"][1].argmax()].item()
 print(f"max sigmoid′ on the grid = {sigmoid_grad_max:.4f} at x = {sigmoid_grad_argmax:.3f} (≤ 0.25); "
       f"max tanh′ = {tanh_grad_max:.4f} (≤ 1)")
+record("sigmoid_grad_max", sigmoid_grad_max, headline=True)
+record("sigmoid_grad_argmax", sigmoid_grad_argmax)
+record("tanh_grad_max", tanh_grad_max, headline=True)
 saturation_x = {}
 for name in ("Sigmoid", "Tanh"):
     values, grads = curves[name]
     saturation_x[name] = x_grid[(grads >= SATURATED_GRAD)].max().item()
     print(f"{name}′ < {SATURATED_GRAD} for |x| > {saturation_x[name]:.2f}: it saturates")
+    record(f"{name.lower()}_saturates_beyond", saturation_x[name])
 
 # Why it matters: backprop multiplies the derivatives of stacked layers. Ten sigmoids in a row,
 # starting at x = 0 (the best place), differentiated by autograd:
-chain_input = torch.zeros(1, device=device, requires_grad=True)
-chain_output = chain_input
-for _ in range(CHAIN_LAYERS):
-    chain_output = torch.sigmoid(chain_output)
-chain_output.backward()
-sigmoid_chain_grad = chain_input.grad.item()
+chain_grads = []  # the gradient through 1, 2, … CHAIN_LAYERS sigmoids
+for depth in range(1, CHAIN_LAYERS + 1):
+    chain_input = torch.zeros(1, device=device, requires_grad=True)
+    chain_output = chain_input
+    for _ in range(depth):
+        chain_output = torch.sigmoid(chain_output)
+    chain_output.backward()
+    chain_grads.append(chain_input.grad.item())
+sigmoid_chain_grad = chain_grads[-1]
 print(f"d/dx of {CHAIN_LAYERS} stacked sigmoids at x = 0: {sigmoid_chain_grad:.3e} "
       f"(bound 0.25^{CHAIN_LAYERS} = {0.25 ** CHAIN_LAYERS:.3e})")
+record("sigmoid_chain_grad", sigmoid_chain_grad)
+record("sigmoid_chain_bound", 0.25 ** CHAIN_LAYERS)
 
 # %% PReLU: a learnable slope, one for all channels or one per channel
 prelu = activations["PReLU"]
@@ -132,6 +124,10 @@ prelu_expected_grad = x_grid[x_grid < 0].sum().item()
 print(f"PReLU(num_parameters=1): weight {prelu.weight.tolist()} (a Parameter: "
       f"{isinstance(prelu.weight, nn.Parameter)}), its gradient {prelu_weight_grad:.2f} "
       f"= Σ of the negative x {prelu_expected_grad:.2f}")
+record("prelu_init", prelu.weight.item())
+record("prelu_weight_shape", list(prelu.weight.shape))
+record("prelu_weight_grad", prelu_weight_grad)
+record("prelu_expected_grad", prelu_expected_grad)
 prelu_channels = nn.PReLU(num_parameters=3, init=PRELU_INIT).to(device)  # weight (3,): one per channel
 prelu_channels_init = prelu_channels.weight.tolist()
 with torch.no_grad():
@@ -142,6 +138,9 @@ channel_slopes_seen = [channel_grads[0, c, 0].item() for c in range(3)]  # f′ 
 print(f"PReLU(num_parameters=3): weight shape {tuple(prelu_channels.weight.shape)}, starts at "
       f"{prelu_channels_init}; set to {CHANNEL_SLOPES}, channel c of a (1, 3, {GRID_POINTS}) input gets "
       f"slope {[round(s, 4) for s in channel_slopes_seen]}")
+record("prelu_channels_weight_shape", list(prelu_channels.weight.shape))
+record("prelu_channels_init", prelu_channels_init)
+record("prelu_channels_slopes_seen", channel_slopes_seen)
 
 # %% RReLU: a random slope per element in training mode, a fixed one in eval mode
 # RReLU draws its slopes inside the layer, from the random generator of the device it runs on, so
@@ -153,12 +152,18 @@ rrelu_slopes = rrelu_train_values[negative] / x_grid[negative]  # the slope each
 print(f"RReLU training mode: {negative.sum().item()} negative inputs drew slopes in "
       f"[{rrelu_slopes.min().item():.4f}, {rrelu_slopes.max().item():.4f}] "
       f"(allowed [{RRELU_LOWER:.4f}, {RRELU_UPPER:.4f}]), mean {rrelu_slopes.mean().item():.4f}")
+record("rrelu_train_slope_count", rrelu_slopes.numel())
+record("rrelu_train_slope_min", rrelu_slopes.min().item())
+record("rrelu_train_slope_max", rrelu_slopes.max().item())
 rrelu_eval_slope = (reference["RReLU (eval)"][0][0] / x_reference[0]).item()
 print(f"RReLU eval mode: slope {rrelu_eval_slope:.4f} = (1/8 + 1/3)/2 = {(RRELU_LOWER + RRELU_UPPER) / 2:.4f}")
-rrelu_grads_are_slopes = bool(torch.allclose(rrelu_train_grads[negative], rrelu_slopes))
+record("rrelu_eval_slope", rrelu_eval_slope, headline=True)
+rrelu_grads_are_slopes = torch.allclose(rrelu_train_grads[negative], rrelu_slopes)
+print(f"  in training mode autograd's f′ is each element's own slope: {rrelu_grads_are_slopes}")
+record("rrelu_train_grads_are_slopes", rrelu_grads_are_slopes)
 
-# %% Figure: every function with its derivative, eight panels
-fig, axes = plt.subplots(2, 4, figsize=(18, 8.5), layout="constrained")
+# %% Figure: every function with its derivative, and the gradient through stacked sigmoids
+fig, axes = plt.subplots(3, 3, figsize=(12, 11.5), layout="constrained")
 x_plot = x_grid.numpy()
 
 
@@ -167,84 +172,66 @@ def shade_saturated(ax, grads):
     saturated = np.abs(grads.numpy()) < SATURATED_GRAD
     edges = np.flatnonzero(np.diff(np.concatenate([[0], saturated.astype(int), [0]])))
     for start, stop in zip(edges[::2], edges[1::2]):
-        ax.axvspan(x_plot[start], x_plot[stop - 1], color="tab:red", alpha=0.12, lw=0)
-    return saturated.any()
+        ax.axvspan(x_plot[start], x_plot[stop - 1], color=VERMILLION, alpha=0.15, lw=0)
 
 
 panels = [("Sigmoid", "Sigmoid: f′ ≤ 0.25"), ("Tanh", "Tanh: f′ ≤ 1"), ("ReLU", "ReLU: f′ = 0 or 1"),
           ("LeakyReLU(0.01)", "LeakyReLU(negative_slope=0.01)"),
-          ("PReLU", f"PReLU(num_parameters=1): slope {PRELU_INIT} (learnable)")]
+          ("PReLU", f"PReLU(num_parameters=1)\nslope {PRELU_INIT}, learnable")]
 for ax, (name, title) in zip(axes.flat, panels):
     values, grads = curves[name]
-    any_saturated = shade_saturated(ax, grads)
-    ax.plot(x_plot, values.numpy(), color="tab:blue", lw=2, label="f(x)")
-    ax.plot(x_plot, grads.numpy(), color="tab:orange", lw=2, ls="--", label="f′(x) by autograd")
-    if any_saturated:
-        ax.plot([], [], color="tab:red", alpha=0.25, lw=8, label=f"saturated: |f′| < {SATURATED_GRAD}")
+    shade_saturated(ax, grads)
+    ax.plot(x_plot, values.numpy(), color=BLUE, lw=2, label="f(x)")
+    ax.plot(x_plot, grads.numpy(), color=ORANGE, lw=2, ls="--", label="f′(x) by autograd")
     ax.set_title(title)
-axes.flat[3].annotate("f′ = 0.01 for x < 0:\nsmall, but never 0", xy=(-3, 0.01), xytext=(-4.5, 2.2),
+axes.flat[0].plot([], [], color=VERMILLION, alpha=0.3, lw=8, label=f"saturated: |f′| < {SATURATED_GRAD}")
+axes.flat[0].legend(loc="upper left", fontsize=9)  # one legend for the five panels that share it
+axes.flat[3].annotate("f′ = 0.01 for x < 0:\nsmall, but never 0", xy=(-3, 0.01), xytext=(-5.5, 3),
                       arrowprops={"arrowstyle": "->"}, fontsize=9)
-axes.flat[2].annotate("f′ = 0: no gradient\n(a \"dead\" unit)", xy=(-3, 0), xytext=(-4.5, 2.2),
+axes.flat[2].annotate("f′ = 0: no gradient\n(a \"dead\" unit)", xy=(-3, 0), xytext=(-5.5, 3),
                       arrowprops={"arrowstyle": "->"}, fontsize=9)
 
 ax = axes.flat[5]
-for channel, colour in enumerate(["tab:green", "tab:blue", "tab:purple"]):
+for channel, colour in enumerate([GREEN, BLUE, PURPLE]):
     ax.plot(x_plot, channel_values[0, channel].numpy(), color=colour, lw=2,
             label=f"channel {channel}: slope {CHANNEL_SLOPES[channel]}")
-ax.set_title("PReLU(num_parameters=3): one slope per channel\n(f(x); f′ = slope for x < 0, 1 for x > 0)")
+ax.set_title("PReLU(num_parameters=3)\none slope per channel (f only)")
+ax.legend(loc="upper left", fontsize=9)
 
 ax = axes.flat[6]
-ax.scatter(x_plot, rrelu_train_values.numpy(), s=6, color="tab:blue", label="f(x): a new slope per element")
-ax.scatter(x_plot, rrelu_train_grads.numpy(), s=6, color="tab:orange", label="f′(x) by autograd")
-ax.fill_between([-X_RANGE, 0], RRELU_LOWER, RRELU_UPPER, color="black", alpha=0.25, lw=0, zorder=3,
+ax.scatter(x_plot, rrelu_train_values.numpy(), s=6, color=BLUE, label="f(x): a new slope per element")
+ax.scatter(x_plot, rrelu_train_grads.numpy(), s=6, color=ORANGE, label="f′(x) by autograd")
+ax.fill_between([-X_RANGE, 0], RRELU_LOWER, RRELU_UPPER, color=BLACK, alpha=0.25, lw=0, zorder=3,
                 label="allowed slopes [1/8, 1/3]")  # drawn over the dots: they all fall inside it
-ax.set_title("RReLU, training mode: slope ~ U(1/8, 1/3)")
+ax.set_title("RReLU, training mode\nslope ~ U(1/8, 1/3)")
+ax.legend(loc="upper left", fontsize=9)
 
 ax = axes.flat[7]
 values, grads = curves["RReLU (eval)"]
-ax.plot(x_plot, values.numpy(), color="tab:blue", lw=2, label="f(x)")
-ax.plot(x_plot, grads.numpy(), color="tab:orange", lw=2, ls="--", label="f′(x) by autograd")
-ax.set_title(f"RReLU, eval mode: fixed slope (1/8 + 1/3)/2 = {rrelu_eval_slope:.4f}")
+ax.plot(x_plot, values.numpy(), color=BLUE, lw=2)
+ax.plot(x_plot, grads.numpy(), color=ORANGE, lw=2, ls="--")
+ax.set_title(f"RReLU, eval mode: fixed slope\n(1/8 + 1/3)/2 = {rrelu_eval_slope:.4f}")
 
-for ax in axes.flat:
-    ax.axhline(0, color="gray", lw=0.8)
-    ax.axvline(0, color="gray", lw=0.8)
+for ax in axes.flat[:8]:
+    ax.axhline(0, color=GREY, lw=0.8)
+    ax.axvline(0, color=GREY, lw=0.8)
     ax.set(xlabel="x", xlim=(-X_RANGE, X_RANGE))
-    ax.legend(loc="upper left", fontsize=8.5)
     ax.grid(alpha=0.3)
-fig.suptitle("Activation functions (solid) and their derivatives by autograd (dashed): backprop multiplies "
-             "the derivatives of every layer", fontsize=13)
-save_figure(fig, args.out_dir, "activations", show=args.show)
 
-# %% Metrics and summary
-metrics = {
-    "reference_x": REFERENCE_X,
-    "sigmoid_grad_max": sigmoid_grad_max,
-    "sigmoid_grad_argmax": sigmoid_grad_argmax,
-    "tanh_grad_max": tanh_grad_max,
-    "sigmoid_saturates_beyond": saturation_x["Sigmoid"],
-    "tanh_saturates_beyond": saturation_x["Tanh"],
-    "sigmoid_chain_grad": sigmoid_chain_grad,
-    "sigmoid_chain_bound": 0.25 ** CHAIN_LAYERS,
-    "prelu_init": prelu.weight.item(),
-    "prelu_weight_shape": list(prelu.weight.shape),
-    "prelu_weight_grad": prelu_weight_grad,
-    "prelu_expected_grad": prelu_expected_grad,
-    "prelu_channels_weight_shape": list(prelu_channels.weight.shape),
-    "prelu_channels_init": prelu_channels_init,
-    "prelu_channels_slopes_seen": channel_slopes_seen,
-    "rrelu_train_slope_min": rrelu_slopes.min().item(),
-    "rrelu_train_slope_max": rrelu_slopes.max().item(),
-    "rrelu_train_slope_count": rrelu_slopes.numel(),
-    "rrelu_train_grads_are_slopes": rrelu_grads_are_slopes,
-    "rrelu_eval_slope": rrelu_eval_slope,
-    "device": str(device),
-}
-for name, (values, grads) in reference.items():
-    key = name.split("(")[0].strip().lower()  # "LeakyReLU(0.01)" -> "leakyrelu", "RReLU (eval)" -> "rrelu"
-    metrics[f"{key}_values"] = values
-    metrics[f"{key}_grads"] = grads
-write_metrics(args.out_dir, metrics)
+ax = axes.flat[8]
+depths = np.arange(1, CHAIN_LAYERS + 1)
+ax.semilogy(depths, chain_grads, "o-", color=BLUE, label="autograd, at x = 0")
+ax.semilogy(depths, 0.25 ** depths, "--", color=GREY, label="bound 0.25ⁿ")
+ax.set(xlabel="sigmoids stacked (n)", ylabel="d output / d input", xticks=depths[1::2])
+ax.set_title("the gradient through n sigmoids\nvanishes geometrically")
+ax.legend(loc="lower left", fontsize=9)
+ax.grid(alpha=0.3)
+fig.suptitle("Activation functions (solid) and their derivatives by autograd (dashed):\n"
+             "backprop multiplies the derivatives of every layer")
+save_figure(fig, args.out_dir, "activations", show=args.show,
+            caption="Each activation with its autograd derivative, the saturated region shaded; PReLU's "
+                    "per-channel slopes; RReLU in training and eval mode; the gradient through stacked sigmoids.")
+
 print(f"Summary: sigmoid′ ≤ {sigmoid_grad_max:.4f}, tanh′ ≤ {tanh_grad_max:.4f}; {CHAIN_LAYERS} sigmoids "
       f"shrink the gradient to {sigmoid_chain_grad:.1e}; RReLU slopes in [{rrelu_slopes.min().item():.3f}, "
       f"{rrelu_slopes.max().item():.3f}] training, {rrelu_eval_slope:.4f} eval. Outputs in {args.out_dir}")

@@ -1,0 +1,294 @@
+# %% [markdown]
+"""When 100 % on the test set is not enough: LeNet reads the red 2015 100-yuan note as 1 yuan.
+
+After the RMB example (人民币二分类): trained as 02_train_lenet does on the course's notes (1980 series:
+red-brown 1 yuan, grey-blue 100 yuan), LeNet is right on (nearly) every test photo, yet reads the red
+100-yuan note of the 2015 series as 1 yuan: red always meant 1 yuan. A test split measures only the
+data it came from (分布偏移, distribution shift). Colour augmentation (数据增强: RandomGrayscale) removes
+the shortcut: the test accuracy holds, the new notes are read right (泛化). Several seeds, not one run.
+
+    python lesson_models/04_new_series.py            # data/ (photos drawn there if missing)
+    python lesson_models/04_new_series.py --quick    # small photos under the out-dir
+    python lesson_models/04_new_series.py --data-dir SPLIT --new-series-dir MY_2015_NOTES
+
+A good breakpoint: the return line of p100(); look at P(100 yuan) of each new note.
+"""
+# %%
+import sys
+from pathlib import Path
+
+# This repo's `tools` and `model` first on sys.path, from any working directory. A notebook kernel
+# has no __file__: it runs in the lesson's folder.
+LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+sys.path.insert(0, str(LESSON_DIR.parent))
+
+import math
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.optim as optim
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from model.lenet import LeNet
+from tools.cli import folder_path, int_between, lesson_parser, positive_int, start_lesson
+from tools.errors import fail, fail_run
+from tools.figures import BLUE, GREY, VERMILLION, save_figure
+from tools.images import open_rgb, transform_invert
+from tools.metrics import record
+from tools.rmb import (CLASS_NAMES, QUICK_PHOTO_SIZE, RMBDataset, default_rmb_dirs, ensure_rmb_split,
+                       existing_folder, image_files, split_data_source)
+from tools.rmb_synthetic import PHOTO_SIZE, synthetic_banknote
+
+parser = lesson_parser("lesson_models/04_new_series.py", __doc__, default_seed=1,
+                       quick="200 small photos (240×120) under the out-dir")
+parser.add_argument("--data-dir", type=folder_path, default=None, metavar="DIR",
+                    help="split to train on (default: data/rmb_split)")
+parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
+                    help="photos to split if needed (default: data/RMB_data)")
+parser.add_argument("--new-series-dir", type=folder_path, default=None, metavar="DIR",
+                    help="your 2015 100-yuan photos (default: 20 drawn)")
+parser.add_argument("--epochs", type=positive_int, default=15, metavar="N", help="epochs per training (default: 15)")
+parser.add_argument("--seeds", type=int_between(1, 20), default=3, metavar="N",
+                    help="seeds --seed, --seed+1, ... (default: 3)")
+args = start_lesson(parser)
+device = args.device
+
+MAX_EPOCH = args.epochs  # 15: colour augmentation needs a few more epochs than 02's 10
+SEEDS = [args.seed + k for k in range(args.seeds)]  # the first is --seed: its numbers are the headline
+BATCH_SIZE, LR = 16, 0.01  # as in 02_train_lenet and the notes
+IMAGE_SIZE = (32, 32)
+NEW_NOTES = 20  # drawn 2015-series notes, when --new-series-dir is not given
+GRAYSCALE_P = 0.9  # the share of training photos that lose their colour
+norm_mean, norm_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, as in the notes
+
+# %% Step 1/5: data. The course's photos (1980 series) to train and test on ...
+default_raw, default_split = default_rmb_dirs(args.quick, args.out_dir)
+split_dir = args.data_dir or default_split
+if args.data_dir is not None and args.raw_dir is None:  # a split the user names is used as it is
+    if not existing_folder(split_dir, "--data-dir"):
+        fail(f"--data-dir {split_dir}: no such folder (expected {split_dir}/train, valid and test)")
+else:  # runs lesson_models/01_split_dataset.py if the split is missing
+    ensure_rmb_split(split_dir, args.raw_dir or default_raw, may_generate=args.raw_dir is None, quick=args.quick)
+source = split_data_source(split_dir)
+print(f"Data: {split_dir} ({source} photos)")
+record("data_source", source)
+
+train_transform = transforms.Compose([  # 02_train_lenet's
+    transforms.Resize(IMAGE_SIZE),
+    transforms.RandomCrop(32, padding=4),
+    transforms.ToTensor(),
+    transforms.Normalize(norm_mean, norm_std),
+])
+# The same, plus colour augmentation. Measured (folder README): p=0.5 is not enough, the colour of the
+# other half still decides; ColorJitter(hue=0.5) reads the new notes as well but costs test accuracy.
+augmented_transform = transforms.Compose([
+    transforms.Resize(IMAGE_SIZE),
+    transforms.RandomGrayscale(p=GRAYSCALE_P),  # 9 photos in 10 become grey (R = G = B): colour stops being a cue
+    transforms.RandomCrop(32, padding=4),
+    transforms.ToTensor(),
+    transforms.Normalize(norm_mean, norm_std),
+])
+valid_transform = transforms.Compose([
+    transforms.Resize(IMAGE_SIZE),
+    transforms.ToTensor(),
+    transforms.Normalize(norm_mean, norm_std),
+])
+# Every photo decoded and shrunk to 32×32 once; the random steps still run on every __getitem__.
+train_data = RMBDataset(split_dir / "train", transform=train_transform, resize_once=IMAGE_SIZE)
+valid_data = RMBDataset(split_dir / "valid", transform=valid_transform, resize_once=IMAGE_SIZE)
+test_data = RMBDataset(split_dir / "test", transform=valid_transform, resize_once=IMAGE_SIZE)
+print(f"train {len(train_data)}, valid {len(valid_data)}, test {len(test_data)} photos")
+
+# %% ... and the new notes: 100-yuan notes of the 2015 series, red, never used for training
+if args.new_series_dir is not None:
+    new_paths = image_files(args.new_series_dir, "--new-series-dir")
+    new_photos = [open_rgb(path, "--new-series-dir photo") for path in new_paths]  # in file-name order
+else:
+    photo_size = QUICK_PHOTO_SIZE if args.quick else PHOTO_SIZE
+    new_photos = [synthetic_banknote("100", index, size=photo_size, series="2015") for index in range(NEW_NOTES)]
+    if source == "user":
+        print("The new notes are drawn ones; with real training photos, give real ones: --new-series-dir DIR")
+new_inputs = torch.stack([valid_transform(photo) for photo in new_photos])  # (N, 3, 32, 32)
+for photo in new_photos:
+    photo.thumbnail((240, 240))  # only the figures need them now: keep them small
+print(f"new-series notes: {len(new_photos)} ({args.new_series_dir or 'drawn by tools/rmb_synthetic.py'})")
+
+
+# %% Steps 2-5: model, loss, optimizer, iterate. One function: the lesson trains 2 × len(SEEDS) times
+def stop_if_diverged(loss_value: float, where: str) -> None:
+    if not math.isfinite(loss_value):
+        fail_run(f"the training loss became {loss_value} at {where}: the steps overshoot")
+
+
+def train_lenet(transform, seed: int, log: bool) -> nn.Module:
+    """LeNet trained as 02_train_lenet trains it, on photos prepared by `transform`."""
+    torch.manual_seed(seed)  # one seed, one start: the same initial weights and batches for both pipelines
+    train_data.transform = transform  # the photos stay decoded; only what is done to them changes
+    train_loader = DataLoader(train_data, batch_size=BATCH_SIZE, shuffle=True)
+
+    net = LeNet(classes=2)  # Step 2/5: model
+    net.initialize_weights()
+    net.to(device)
+    criterion = nn.CrossEntropyLoss()  # Step 3/5: loss
+    optimizer = optim.SGD(net.parameters(), lr=LR, momentum=0.9)  # Step 4/5: optimizer
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
+
+    for epoch in range(MAX_EPOCH):  # Step 5/5: iterate
+        net.train()
+        loss_sum, correct, total = 0.0, 0, 0
+        for inputs, labels in train_loader:
+            inputs, labels = inputs.to(device), labels.to(device)  # (B, 3, 32, 32), (B,)
+            outputs = net(inputs)  # (B, 2)
+            optimizer.zero_grad()
+            loss = criterion(outputs, labels)
+            stop_if_diverged(loss.item(), f"epoch {epoch}, seed {seed}")
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.item() * labels.size(0)
+            correct += (outputs.argmax(dim=1) == labels).sum().item()
+            total += labels.size(0)
+        scheduler.step()
+        if log or epoch == MAX_EPOCH - 1:
+            print(f"Training:Epoch[{epoch:0>3}/{MAX_EPOCH:0>3}] Iteration[{len(train_loader):0>3}/"
+                  f"{len(train_loader):0>3}] Loss: {loss_sum / total:.4f} Acc:{correct / total:.2%}")
+    return net.eval()
+
+
+def p100(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """P(100 yuan) for each input (N, 3, 32, 32): the softmax of the logits, class 1."""
+    with torch.no_grad():
+        return net(inputs.to(device)).softmax(dim=1)[:, 1].cpu()  # (N,)
+
+
+def accuracy(net: nn.Module, dataset: RMBDataset) -> float:
+    inputs = torch.stack([dataset[index][0] for index in range(len(dataset))])  # (N, 3, 32, 32)
+    labels = torch.tensor([label for _, label in dataset.samples])  # (N,) 0 = 1 yuan, 1 = 100 yuan
+    return ((p100(net, inputs) > 0.5).long() == labels).sum().item() / len(labels)
+
+
+def evaluate(net: nn.Module, name: str) -> dict:
+    """Valid and test accuracy, and how the model reads the new notes."""
+    result = {"valid_acc": accuracy(net, valid_data), "test_acc": accuracy(net, test_data),
+              "p100": p100(net, new_inputs)}  # (N,)
+    read_as_100 = (result["p100"] > 0.5).sum().item()
+    result["read_as_100"] = read_as_100 / len(new_photos)
+    print(f"{name}: valid {result['valid_acc']:.2%}, test {result['test_acc']:.2%}; new-series 100-yuan "
+          f"notes read as 100 yuan: {result['read_as_100']:.0%} ({read_as_100} of {len(new_photos)})")
+    return result
+
+
+# %% The course's pipeline: 100 % on the test split, and wrong on the new notes
+start = time.perf_counter()
+print(f"Training as 02_train_lenet does (seed {SEEDS[0]}, {MAX_EPOCH} epochs):")
+baseline = evaluate(train_lenet(train_transform, SEEDS[0], log=True), "Without augmentation")
+record("test_acc_baseline", baseline["test_acc"], headline=True)
+record("new_series_read_as_100_baseline", baseline["read_as_100"], headline=True)
+print("P(100 yuan) of each new note: " + " ".join(f"{p:.2f}" for p in baseline["p100"].tolist()))
+record("new_series_p100_baseline", [round(p, 4) for p in baseline["p100"].tolist()])
+
+# %% Why: in every training photo, red meant 1 yuan
+# The two classes differ in many ways (numeral, pattern, portraits), but at 32×32 colour is the
+# plainest, and in training it never failed: every 1-yuan note is red-brown, every 100-yuan note
+# grey-blue. Nothing in the loss asks for more than the easiest rule that fits the training photos
+# (a shortcut); the test photos come from the same place, so the test accuracy cannot tell. The
+# 2015 note keeps the numeral and pattern of a 100-yuan note but has the 1-yuan note's colour.
+SHOWN = 6  # photos per row
+
+
+def photo_row(subfig, title: str, photos: list, p100_values=None) -> None:
+    """One titled row of photos; with p100_values, what the model read under each."""
+    subfig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=11)
+    for column, ax in enumerate(subfig.subplots(1, SHOWN)):
+        ax.axis("off")
+        if column >= len(photos):
+            continue
+        ax.imshow(photos[column])
+        if p100_values is not None:
+            p = p100_values[column].item()
+            ax.text(0.5, -0.04, f"read {CLASS_NAMES[int(p > 0.5)]} yuan\nP(100) = {p:.2f}", transform=ax.transAxes,
+                    ha="center", va="top", color=BLUE if p > 0.5 else VERMILLION, fontsize=10)
+
+
+fig = plt.figure(figsize=(12, 5.4), layout="constrained")
+row_figs = fig.subfigures(3, 1, height_ratios=(1, 1, 1.3))
+for row_fig, (label, name), colour in zip(row_figs, enumerate(CLASS_NAMES), ("red-brown", "grey-blue")):
+    paths = [path for path, path_label in train_data.samples if path_label == label][:SHOWN]
+    photo_row(row_fig, f"Training photos, {name} yuan (1980 series): {colour}",
+              [open_rgb(path, "RMB image") for path in paths])
+photo_row(row_figs[2], "New: 100 yuan of the 2015 series, red; read by the model trained without augmentation",
+          new_photos, baseline["p100"])
+save_figure(fig, args.out_dir, "colour_shortcut", photo=True, show=args.show,
+            caption="Training photos of each class (red-brown 1 yuan, grey-blue 100 yuan), and new red 2015-series "
+                    "100-yuan notes with what the model trained without augmentation read, and its P(100 yuan).")
+
+# %% Colour augmentation: RandomGrayscale, so that colour can no longer decide
+# Same photos, same seed, same steps; only the transform differs. With colour gone from 9 training
+# photos in 10, the rule "red means 1 yuan" fails often in training, and the network must use what
+# is left: the numeral, the pattern, the portraits.
+print(f"Training again with RandomGrayscale(p={GRAYSCALE_P}) (seed {SEEDS[0]}):")
+augmented = evaluate(train_lenet(augmented_transform, SEEDS[0], log=True), "With RandomGrayscale")
+record("test_acc_augmented", augmented["test_acc"], headline=True)
+record("new_series_read_as_100_augmented", augmented["read_as_100"], headline=True)
+print("P(100 yuan) of each new note: " + " ".join(f"{p:.2f}" for p in augmented["p100"].tolist()))
+record("new_series_p100_augmented", [round(p, 4) for p in augmented["p100"].tolist()])
+
+# What the augmented model was trained on (one photo, SHOWN draws of the pipeline), and what it now reads.
+first_photo = open_rgb(train_data.samples[0][0], "RMB image")
+fig = plt.figure(figsize=(12, 4.2), layout="constrained")
+row_figs = fig.subfigures(2, 1, height_ratios=(1, 1.1))
+photo_row(row_figs[0], f"One training photo through the augmented pipeline, {SHOWN} draws (32×32, as LeNet sees it)",
+          [transform_invert(augmented_transform(first_photo), augmented_transform) for _ in range(SHOWN)])
+photo_row(row_figs[1], "The new notes, read by the model trained with RandomGrayscale", new_photos, augmented["p100"])
+save_figure(fig, args.out_dir, "augmented", photo=True, show=args.show,
+            caption="Top: one training photo through the augmented pipeline (mostly grey, shifted). Bottom: the "
+                    "new notes, read by the model trained with RandomGrayscale, with P(100 yuan).")
+
+# %% More seeds: is it one lucky run?
+runs = {"baseline": [baseline], "augmented": [augmented]}
+for seed in SEEDS[1:]:
+    print(f"Seed {seed}:")
+    runs["baseline"].append(evaluate(train_lenet(train_transform, seed, log=False), "  without augmentation"))
+    runs["augmented"].append(evaluate(train_lenet(augmented_transform, seed, log=False), "  with RandomGrayscale"))
+print(f"{2 * len(SEEDS)} trainings in {time.perf_counter() - start:.1f} s")
+record("seeds", SEEDS)
+print(f"{'seed':>4} | {'test acc':>17} | {'new notes read as 100 yuan':>27}")
+print(f"{'':>4} | {'without':>8} {'with':>8} | {'without':>13} {'with':>13}")
+for index, seed in enumerate(SEEDS):
+    without, with_ = runs["baseline"][index], runs["augmented"][index]
+    print(f"{seed:>4} | {without['test_acc']:>8.0%} {with_['test_acc']:>8.0%} | "
+          f"{without['read_as_100']:>13.0%} {with_['read_as_100']:>13.0%}")
+for name in ("baseline", "augmented"):
+    record(f"test_acc_{name}_per_seed", [run["test_acc"] for run in runs[name]])
+    record(f"new_series_read_as_100_{name}_per_seed", [run["read_as_100"] for run in runs[name]])
+
+fig, (ax_notes, ax_seeds) = plt.subplots(1, 2, figsize=(12, 4.6), width_ratios=(1, 1.3), layout="constrained")
+jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(new_photos))  # spreads the dots sideways
+for x, (name, color) in enumerate((("baseline", VERMILLION), ("augmented", BLUE))):
+    ax_notes.scatter(x + jitter, runs[name][0]["p100"], color=color, alpha=0.8)
+ax_notes.axhline(0.5, color=GREY, ls="--", lw=1)
+ax_notes.text(0.5, 0.52, "above: read as 100 yuan", ha="center", color=GREY, fontsize=10)
+ax_notes.set(xticks=[0, 1], xticklabels=["without\naugmentation", "with\nRandomGrayscale"], ylim=(-0.03, 1.03),
+             ylabel="P(100 yuan)", title=f"Each new note (seed {SEEDS[0]})")
+width = 0.38
+for offset, (name, color, label) in zip((-width / 2, width / 2), (("baseline", VERMILLION, "without augmentation"),
+                                                                   ("augmented", BLUE, "with RandomGrayscale"))):
+    shares = [100 * run["read_as_100"] for run in runs[name]]
+    bars = ax_seeds.bar(np.arange(len(SEEDS)) + offset, shares, width, color=color, label=label)
+    ax_seeds.bar_label(bars, fontsize=9, labels=[f"{share:.0f}%\ntest {100 * run['test_acc']:.0f}%"
+                                                 for share, run in zip(shares, runs[name])])
+ax_seeds.set(xticks=range(len(SEEDS)), xticklabels=[f"seed {seed}" for seed in SEEDS], ylim=(0, 125),
+             yticks=range(0, 101, 25), ylabel="new notes read as 100 yuan (%)",
+             title="Every seed: new notes read as 100 yuan, and the test accuracy")
+ax_seeds.legend(loc="upper left", ncols=2, frameon=False)
+save_figure(fig, args.out_dir, "new_series_per_seed", show=args.show,
+            caption="P(100 yuan) of each new 2015-series note, and per seed the share read as 100 yuan with the "
+                    "test accuracy, without and with colour augmentation.")
+
+# %% Summary
+print(f"Summary: test {baseline['test_acc']:.0%} -> {augmented['test_acc']:.0%}; new-series notes read as "
+      f"100 yuan {baseline['read_as_100']:.0%} -> {augmented['read_as_100']:.0%} with RandomGrayscale "
+      f"(seed {SEEDS[0]}). Outputs in {args.out_dir}")
