@@ -10,7 +10,7 @@ are drawn into data/RMB_data first; data/README.md says how to use real ones.
 
     python lesson_models/01_split_dataset.py                 # data/RMB_data -> data/rmb_split
     python lesson_models/01_split_dataset.py --raw-dir ~/RMB_data --split-dir ~/rmb_split
-    python lesson_models/01_split_dataset.py --quick         # small photos, under the out-dir
+    python lesson_models/01_split_dataset.py --quick         # small photos, in outputs/quick/
 
 A good breakpoint: `rng.shuffle(photos)`; look at `photos` before and after the step.
 """
@@ -36,7 +36,7 @@ from tools.rmb import (CLASS_NAMES, DEFAULT_SPLIT_SEED, check_split_dirs, copy_s
                        image_files, split_fingerprint)
 
 parser = lesson_parser("lesson_models/01_split_dataset.py", __doc__, default_seed=DEFAULT_SPLIT_SEED,
-                       quick="200 small synthetic photos (240×120) under the out-dir; data/ is not touched")
+                       quick="200 small synthetic photos (240×120) in quick_data/ beside the out-dir; data/ is not touched")
 parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
                     help="your photos: DIR/1, DIR/100 (default: data/RMB_data)")
 parser.add_argument("--split-dir", type=folder_path, default=None, metavar="DIR",

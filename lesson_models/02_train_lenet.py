@@ -30,20 +30,16 @@ from torchvision import transforms
 
 from model.lenet import LeNet
 from tools.cli import folder_path, learning_rate, lesson_parser, positive_int, start_lesson
-from tools.errors import fail, fail_run
+from tools.errors import fail_run
 from tools.figures import BLUE, GREY, VERMILLION, save_figure
 from tools.images import open_rgb, transform_invert
 from tools.metrics import record
-from tools.rmb import (CLASS_NAMES, RMBDataset, default_rmb_dirs, ensure_rmb_split, existing_folder,
-                       image_files, split_data_source)
+from tools.rmb import CLASS_NAMES, RMBDataset, add_split_flags, image_files, prepare_split
 
 NOTES_LR = 0.01
 parser = lesson_parser("lesson_models/02_train_lenet.py", __doc__, default_seed=1,
                        quick="5 epochs on 200 small photos")
-parser.add_argument("--data-dir", type=folder_path, default=None, metavar="DIR",
-                    help="the split to train on (default: data/rmb_split)")
-parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
-                    help="photos to split if needed (default: data/RMB_data)")
+add_split_flags(parser)  # --data-dir, --raw-dir
 parser.add_argument("--predict", type=folder_path, default=None, metavar="DIR",
                     help="then read the banknote in each photo in DIR")
 parser.add_argument("--epochs", type=positive_int, default=None, metavar="N", help="default: 10; 5 with --quick")
@@ -65,14 +61,7 @@ IMAGE_SIZE = (32, 32)  # the input size LeNet is built for
 norm_mean, norm_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, as in the notes
 
 # %% Step 1/5: data
-default_raw, default_split = default_rmb_dirs(args.quick, args.out_dir)
-split_dir = args.data_dir or default_split
-if args.data_dir is not None and args.raw_dir is None:  # a split the user names is used as it is
-    if not existing_folder(split_dir, "--data-dir"):
-        fail(f"--data-dir {split_dir}: no such folder (expected {split_dir}/train, valid and test)")
-else:  # runs lesson_models/01_split_dataset.py if the split is missing
-    ensure_rmb_split(split_dir, args.raw_dir or default_raw, may_generate=args.raw_dir is None, quick=args.quick)
-source = split_data_source(split_dir)
+split_dir, source = prepare_split(args)  # --data-dir, or data/rmb_split (made by running 01 if missing)
 print(f"Data: {split_dir} ({source} photos)")
 record("data_source", source)
 

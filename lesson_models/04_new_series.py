@@ -8,7 +8,7 @@ data it came from (分布偏移, distribution shift). Colour augmentation (数�
 the shortcut: the test accuracy holds, the new notes are read right (泛化). Several seeds, not one run.
 
     python lesson_models/04_new_series.py            # data/ (photos drawn there if missing)
-    python lesson_models/04_new_series.py --quick    # small photos under the out-dir
+    python lesson_models/04_new_series.py --quick    # small photos, in outputs/quick/
     python lesson_models/04_new_series.py --data-dir SPLIT --new-series-dir MY_2015_NOTES
 
 A good breakpoint: the return line of p100(); look at P(100 yuan) of each new note.
@@ -35,20 +35,16 @@ from torchvision import transforms
 
 from model.lenet import LeNet
 from tools.cli import folder_path, int_between, lesson_parser, positive_int, start_lesson
-from tools.errors import fail, fail_run
+from tools.errors import fail_run
 from tools.figures import BLUE, GREY, VERMILLION, save_figure
 from tools.images import open_rgb, transform_invert
 from tools.metrics import record
-from tools.rmb import (CLASS_NAMES, QUICK_PHOTO_SIZE, RMBDataset, default_rmb_dirs, ensure_rmb_split,
-                       existing_folder, image_files, split_data_source)
+from tools.rmb import CLASS_NAMES, QUICK_PHOTO_SIZE, RMBDataset, add_split_flags, image_files, prepare_split
 from tools.rmb_synthetic import PHOTO_SIZE, synthetic_banknote
 
 parser = lesson_parser("lesson_models/04_new_series.py", __doc__, default_seed=1,
-                       quick="200 small photos (240×120) under the out-dir")
-parser.add_argument("--data-dir", type=folder_path, default=None, metavar="DIR",
-                    help="split to train on (default: data/rmb_split)")
-parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
-                    help="photos to split if needed (default: data/RMB_data)")
+                       quick="200 small photos (240×120), shared by the quick runs")
+add_split_flags(parser)  # --data-dir, --raw-dir
 parser.add_argument("--new-series-dir", type=folder_path, default=None, metavar="DIR",
                     help="your 2015 100-yuan photos (default: 20 drawn)")
 parser.add_argument("--epochs", type=positive_int, default=15, metavar="N", help="epochs per training (default: 15)")
@@ -66,14 +62,7 @@ GRAYSCALE_P = 0.9  # the share of training photos that lose their colour
 norm_mean, norm_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, as in the notes
 
 # %% Step 1/5: data. The course's photos (1980 series) to train and test on ...
-default_raw, default_split = default_rmb_dirs(args.quick, args.out_dir)
-split_dir = args.data_dir or default_split
-if args.data_dir is not None and args.raw_dir is None:  # a split the user names is used as it is
-    if not existing_folder(split_dir, "--data-dir"):
-        fail(f"--data-dir {split_dir}: no such folder (expected {split_dir}/train, valid and test)")
-else:  # runs lesson_models/01_split_dataset.py if the split is missing
-    ensure_rmb_split(split_dir, args.raw_dir or default_raw, may_generate=args.raw_dir is None, quick=args.quick)
-source = split_data_source(split_dir)
+split_dir, source = prepare_split(args)  # --data-dir, or data/rmb_split (made by running 01 if missing)
 print(f"Data: {split_dir} ({source} photos)")
 record("data_source", source)
 

@@ -27,6 +27,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ["MPLBACKEND"] = "Agg"  # before anything imports pyplot
+# Started in the background by a non-interactive shell (`pytest &`, some CI runners), this process
+# ignores SIGINT, and so would every lesson it starts: the tests that press Ctrl-C on a lesson need
+# it to hear SIGINT, as it does in a learner's terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def snapshot(root: Path) -> dict:
     """{path: (size, mtime)} of everything under root/outputs and root/data."""
@@ -206,6 +211,20 @@ def lesson_runner_for_session() -> LessonRunner:
     if RUNNER is None:
         RUNNER = LessonRunner(Path(tempfile.mkdtemp(prefix="lesson-runs-")))
     return RUNNER
+
+
+# Test modules that start processes of their own or wait on timeouts (torchrun, signals, races, the
+# course runner): they run first, while the background pool works through the planned lesson runs,
+# so that their waits overlap that work. The check that the repo stayed untouched runs last.
+RUN_FIRST = ("test_lesson_ddp", "test_rmb_data", "test_course", "test_console", "test_lesson_models")
+RUN_LAST = ("test_zz_repo_untouched",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def order(item):
+        module = item.module.__name__ if getattr(item, "module", None) else ""
+        return 0 if module in RUN_FIRST else 2 if module in RUN_LAST else 1
+    items.sort(key=order)  # stable: the order within each group stays as collected
 
 
 def pytest_collection_finish(session):

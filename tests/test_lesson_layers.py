@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import lesson_script, plan_runs
+from conftest import lesson_script, plan_runs, run_in_process
 from tools.metrics import read_figures
 
 CONVOLUTION = lesson_script("lesson_layers", "01_convolution")
@@ -49,16 +49,17 @@ REQUESTS = {
     "pool": (POOLING, "--quick"),
     "linear": (LINEAR, "--quick"),
     "act": (ACTIVATIONS, "--quick"),
-    "conv_wide": conv_wide_run,
     "pool_deterministic": (POOLING, "--quick", "--deterministic"),
 }
 plan_runs(*REQUESTS.values())
 
 
 @pytest.fixture(scope="module")
-def runs(lesson_runner):
-    """All eight runs (the --quick ones are shared with the smoke tests); every one must succeed."""
+def runs(lesson_runner, tmp_path_factory):
+    """Every run (the --quick ones are shared with the smoke tests), and 01 on a small non-square
+    picture (in this process: it is quick); every one must succeed."""
     results = dict(zip(REQUESTS, lesson_runner.run_many(list(REQUESTS.values()))))
+    results["conv_wide"] = run_in_process(*conv_wide_run(lesson_runner), out_dir=tmp_path_factory.mktemp("wide"))
     for run in results.values():
         assert run.returncode == 0, run.explain()
     return results

@@ -43,7 +43,7 @@ def with_a_missing_folder(runner):
             "--epochs", "2", "--seeds", "1")
 
 
-plan_runs(QUICK, with_my_photos)  # the missing folder stops early: it runs in this process
+plan_runs(QUICK)  # the small runs (two epochs on a tiny split, a missing folder) run in this process
 
 
 def test_the_baseline_misreads_the_new_notes_and_augmentation_reads_them(lesson_runner):
@@ -87,8 +87,8 @@ def test_prints_the_notes_format_and_draws_the_shortcut(lesson_runner):
         assert 10_000 < (run.out_dir / name).stat().st_size < 300_000, name
 
 
-def test_your_own_photos_of_the_new_notes(lesson_runner):
-    run = lesson_runner.run(*with_my_photos(lesson_runner))
+def test_your_own_photos_of_the_new_notes(lesson_runner, tmp_path):
+    run = run_in_process(*with_my_photos(lesson_runner), out_dir=tmp_path)
     assert run.returncode == 0, run.explain()
     assert "my_notes" in run.stdout
     metrics = run.metrics

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from conftest import REPO_ROOT, plan_runs
+from conftest import REPO_ROOT, plan_runs, run_in_process
 from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
 from tools.cli import (default_out_dir, learning_rate, lesson_parser, make_console_safe, momentum,
                        non_negative_int, positive_int, prepare_out_dir, start_lesson)
@@ -374,10 +374,7 @@ def test_open_rgb_reads_and_refuses(tmp_path, capsys):
 
 # --- the lesson contract as a user meets it ------------------------------------------------------
 
-BAD_FLAGS = {  # what a user mistypes -> what the one-line error must name (the rest: in-process above)
-    "cuda:7": ("--device", "cuda:7"),
-    "--out-dir": ("--out-dir", "FILE"),
-}
+LINEAR = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
 
 
 def users_file(runner) -> Path:
@@ -388,30 +385,26 @@ def users_file(runner) -> Path:
     return path
 
 
-def refused_request(flags: tuple):
-    """The linear-regression lesson started with bad flags, as a user would. (The runner puts its
-    own --out-dir first; a later --out-dir on the command line wins.)"""
-    script = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
-    return lambda runner: (script, *[str(users_file(runner)) if flag == "FILE" else flag for flag in flags])
+def out_dir_is_a_file(runner):
+    """The linear-regression lesson started as a user would, with a file for --out-dir. (The runner
+    puts its own --out-dir first; a later --out-dir on the command line wins.)"""
+    return (LINEAR, "--out-dir", str(users_file(runner)))
 
 
-REFUSED_REQUESTS = {named: refused_request(flags) for named, flags in BAD_FLAGS.items()}
-plan_runs(*REFUSED_REQUESTS.values())
+plan_runs(out_dir_is_a_file)
 
 
-@pytest.fixture(scope="module")
-def refused_runs(lesson_runner):
-    runs = dict(zip(REFUSED_REQUESTS, lesson_runner.run_many(list(REFUSED_REQUESTS.values()))))
-    return runs, users_file(lesson_runner)
-
-
-@pytest.mark.parametrize("named", BAD_FLAGS)
-def test_lesson_refuses_bad_flags_in_one_line(refused_runs, named):
-    if named == "cuda:7" and torch.cuda.device_count() > 7:
-        pytest.skip("this machine really has a cuda:7")
-    runs, a_file = refused_runs
-    run = runs[named]
+def test_lesson_refuses_an_out_dir_that_is_a_file_in_one_line(lesson_runner):
+    run = lesson_runner.run(*lesson_runner.resolve(out_dir_is_a_file))
     assert run.returncode == 2, run.explain()
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
-    assert named in run.stderr
-    assert a_file.read_text() == "mine"
+    assert "--out-dir" in run.stderr and "is a file" in run.stderr
+    assert users_file(lesson_runner).read_text() == "mine"
+
+
+def test_lesson_refuses_a_missing_device_in_one_line(tmp_path):
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine really has a cuda:7")
+    run = run_in_process(LINEAR, "--device", "cuda:7", out_dir=tmp_path)  # stops before any work
+    assert run.returncode == 2, run.explain()
+    assert run.stderr.count("\n") == 1 and "cuda:7" in run.stderr, run.stderr

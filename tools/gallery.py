@@ -70,13 +70,16 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+SHARE_WORDS = ("acc", "read_as", "share")  # keys whose numbers in [0, 1] are shares: shown as percentages
+
+
 def _is_accuracy(key: str, value) -> bool:
-    return "acc" in key.lower() and _is_number(value) and 0 <= value <= 1
+    return any(word in key.lower() for word in SHARE_WORDS) and _is_number(value) and 0 <= value <= 1
 
 
 def format_value(value, key: str = "", limit: "int | None" = None) -> str:
-    """For tables, not for computation: four significant digits, accuracies (keys with "acc" and a
-    value in [0, 1]) as percentages; with `limit`, a longer list or group is shortened to it."""
+    """For tables, not for computation: four significant digits, shares (keys with "acc", "read_as" or
+    "share" and a value in [0, 1]) as percentages; with `limit`, a longer list or group is shortened to it."""
     if _is_accuracy(key, value):
         return f"{100 * value:.4g} %"
     if isinstance(value, bool) or value is None:

@@ -225,6 +225,28 @@ def copy_split(plan: dict, split_dir: Path, raw_dir: Path, seed: int) -> bool:
     return write_folder(split_dir, copy_into, "split folder")
 
 
+def add_split_flags(parser) -> None:
+    """--data-dir and --raw-dir, the same in every lesson that trains on the banknote split."""
+    from tools.cli import folder_path  # tools.cli is light; imported here to keep this module's head short
+    parser.add_argument("--data-dir", type=folder_path, default=None, metavar="DIR",
+                        help="the split to train on (default: data/rmb_split)")
+    parser.add_argument("--raw-dir", type=folder_path, default=None, metavar="DIR",
+                        help="photos to split if needed (default: data/RMB_data)")
+
+
+def prepare_split(args) -> tuple:
+    """(split_dir, data source) for a training lesson: --data-dir as it is; otherwise the default split
+    (data/rmb_split, or quick_data/ with --quick), made by running lesson 01 if it is missing."""
+    default_raw, default_split = default_rmb_dirs(args.quick, args.out_dir)
+    split_dir = args.data_dir or default_split
+    if args.data_dir is not None and args.raw_dir is None:  # a split the user names is used as it is
+        if not existing_folder(split_dir, "--data-dir"):
+            fail(f"--data-dir {split_dir}: no such folder (expected {split_dir}/train, valid and test)")
+    else:
+        ensure_rmb_split(split_dir, args.raw_dir or default_raw, may_generate=args.raw_dir is None, quick=args.quick)
+    return split_dir, split_data_source(split_dir)
+
+
 def ensure_rmb_split(split_dir: Path, raw_dir: Path, may_generate: bool, quick: bool) -> None:
     """Make split_dir from raw_dir if it is missing, by running lesson_models/01_split_dataset.py.
 
