@@ -165,20 +165,28 @@ class LessonRunner:
         return [future.result() for future in futures]
 
 
-def run_in_process(script: Path, *flags: str, out_dir: Path) -> LessonRun:
+def run_in_process(script: Path, *flags: str, out_dir: Path, console_encoding: "str | None" = None) -> LessonRun:
     """Run a lesson inside this test process (runpy), as `python script --out-dir D --device cpu flags`.
 
     For runs that stop early (a refused flag, a divergence, a stop rule never met): they go through
     the lesson's own code but skip the 2–4 s of imports a new process pays. What the lesson changes
     in this process (argv, sys.path, the exception hook, the SIGTERM handler, open figures) is put
-    back. An exception the lesson does not turn into SystemExit fails the test, traceback included.
+    back, and so is PyTorch's deterministic mode (--deterministic). With `console_encoding`, the
+    lesson prints to a console of that encoding (cp1252, gbk), strict as a real one. An exception the lesson does not
+    turn into SystemExit fails the test, traceback included.
     """
     import matplotlib.pyplot as plt
+    import torch
 
     argv = [str(script), "--out-dir", str(out_dir), *([] if "--device" in flags else ["--device", "cpu"]),
             *map(str, flags)]
-    stdout, stderr = io.StringIO(), io.StringIO()
+    console_bytes = io.BytesIO()
+    stdout = io.TextIOWrapper(console_bytes, encoding=console_encoding) if console_encoding else io.StringIO()
+    stderr = io.StringIO()
     saved = sys.argv, list(sys.path), sys.excepthook, signal.getsignal(signal.SIGTERM)
+    deterministic = (torch.are_deterministic_algorithms_enabled(),
+                     torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark,
+                     torch.backends.cudnn.deterministic)
     sys.argv = argv
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -190,9 +198,15 @@ def run_in_process(script: Path, *flags: str, out_dir: Path) -> LessonRun:
     finally:
         sys.argv, sys.path[:], sys.excepthook = saved[0], saved[1], saved[2]
         signal.signal(signal.SIGTERM, saved[3])
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = deterministic[2:]
         plt.close("all")
-    return LessonRun(Path(script), tuple(map(str, flags)), Path(out_dir), returncode, stdout.getvalue(),
-                     stderr.getvalue())
+    if console_encoding:
+        stdout.flush()
+        printed = console_bytes.getvalue().decode(console_encoding)
+    else:
+        printed = stdout.getvalue()
+    return LessonRun(Path(script), tuple(map(str, flags)), Path(out_dir), returncode, printed, stderr.getvalue())
 
 
 RUNNER: "LessonRunner | None" = None

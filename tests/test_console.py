@@ -1,17 +1,17 @@
 """Consoles that are not UTF-8: English Windows (cp1252) and Chinese Windows (gbk).
 
 A character the console cannot show becomes '?', never a UnicodeEncodeError: every lesson's --help
-under both encodings, and real runs of the lessons that print the most such characters.
+under both encodings, and whole runs of the lessons whose text the encoding can show least (cp1252
+as a real process, gbk inside the test process, both on a strict console stream).
 """
 import io
 import runpy
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import LESSON_SCRIPTS, LESSON_TIMEOUT_S, lesson_id, plan_runs
+from conftest import LESSON_SCRIPTS, LESSON_TIMEOUT_S, lesson_id, plan_runs, run_in_process
 
 ENCODINGS = ("cp1252", "gbk")
 
@@ -52,30 +52,25 @@ plan_runs(*{(script, "--quick") for script in CHOSEN.values()})
 
 
 @pytest.fixture(scope="module")
-def console_runs(lesson_runner):
-    """For each encoding, a --quick run of the lesson chosen for it, as a process on that console."""
-    requests = CHOSEN
-
-    def run(encoding):
-        script = requests[encoding]
-        out_dir = lesson_runner.tmp_root / f"console_{encoding}"
-        env = dict(lesson_runner.env, PYTHONIOENCODING=encoding)
-        completed = subprocess.run(lesson_runner.command(script, ("--quick",), out_dir), env=env,
-                                   cwd=lesson_runner.work_dir, capture_output=True, timeout=LESSON_TIMEOUT_S,
-                                   stdin=subprocess.DEVNULL)
-        return script, completed
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(ENCODINGS, pool.map(run, ENCODINGS)))
+def console_runs(lesson_runner, tmp_path_factory):
+    """For each encoding, a --quick run of the lesson chosen for it, on a console of that encoding:
+    cp1252 as a real process, gbk inside this process (the same lesson code, without the imports)."""
+    script = CHOSEN["cp1252"]
+    env = dict(lesson_runner.env, PYTHONIOENCODING="cp1252")
+    completed = subprocess.run(lesson_runner.command(script, ("--quick",), tmp_path_factory.mktemp("cp1252")),
+                               env=env, cwd=lesson_runner.work_dir, capture_output=True,
+                               timeout=LESSON_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    cp1252 = (completed.returncode, completed.stdout.decode("cp1252"), completed.stderr.decode("cp1252", "replace"))
+    in_process = run_in_process(CHOSEN["gbk"], "--quick", out_dir=tmp_path_factory.mktemp("gbk"), console_encoding="gbk")
+    return {"cp1252": cp1252, "gbk": (in_process.returncode, in_process.stdout, in_process.stderr)}
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_a_lesson_full_of_symbols_runs_on_the_console(console_runs, encoding, lesson_runner):
-    script, completed = console_runs[encoding]
+    script = CHOSEN[encoding]
+    returncode, stdout, stderr = console_runs[encoding]
     utf8_stdout = lesson_runner.run(script, "--quick").stdout  # the same run on a UTF-8 console
-    stdout = completed.stdout.decode(encoding)
-    stderr = completed.stderr.decode(encoding, errors="replace")
-    assert completed.returncode == 0, f"{lesson_id(script)} under {encoding}:\n{stderr[-3000:]}"
+    assert returncode == 0, f"{lesson_id(script)} under {encoding}:\n{stderr[-3000:]}"
     assert "UnicodeEncodeError" not in stderr
     assert stdout.strip(), "the lesson printed nothing"
     if any(not _encodes(char, encoding) for char in utf8_stdout):

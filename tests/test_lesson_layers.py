@@ -49,7 +49,6 @@ REQUESTS = {
     "pool": (POOLING, "--quick"),
     "linear": (LINEAR, "--quick"),
     "act": (ACTIVATIONS, "--quick"),
-    "pool_deterministic": (POOLING, "--quick", "--deterministic"),
 }
 plan_runs(*REQUESTS.values())
 
@@ -60,6 +59,8 @@ def runs(lesson_runner, tmp_path_factory):
     picture (in this process: it is quick); every one must succeed."""
     results = dict(zip(REQUESTS, lesson_runner.run_many(list(REQUESTS.values()))))
     results["conv_wide"] = run_in_process(*conv_wide_run(lesson_runner), out_dir=tmp_path_factory.mktemp("wide"))
+    results["pool_deterministic"] = run_in_process(POOLING, "--quick", "--deterministic",
+                                                   out_dir=tmp_path_factory.mktemp("deterministic"))
     for run in results.values():
         assert run.returncode == 0, run.explain()
     return results
