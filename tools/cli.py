@@ -1,8 +1,8 @@
 """The start of every lesson: its flags, defined once, and one call that does the common setup.
 
-    parser = lesson_parser("lesson_regression/01_linear_regression.py", __doc__, default_seed=10,
-                           quick="300 instead of 5,000 iterations after the course's loop")
-    parser.add_argument("--lr", type=learning_rate, default=0.05, help="learning rate (default: 0.05)")
+    parser = lesson_parser("lesson_models/02_train_lenet.py", __doc__, default_seed=1,
+                           quick="5 epochs on 200 small photos")
+    parser.add_argument("--lr", type=learning_rate, default=0.01, help="learning rate (default: 0.01)")
     args = start_lesson(parser)
     # flags checked, every generator seeded, args.device a torch.device that exists,
     # args.out_dir a folder we may write, console output safe on any encoding
