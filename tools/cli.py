@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR, REPO_ROOT
+from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
 from tools.device import DEVICE_CHOICES, resolve_device
 from tools.errors import USAGE_EXIT_CODE, fail, install_error_hook
 from tools.metrics import start_metrics
@@ -177,11 +177,3 @@ def start_lesson(parser: argparse.ArgumentParser, argv: "list[str] | None" = Non
     set_seed(args.seed, args.deterministic)
     start_metrics(args.out_dir, device=str(args.device))
     return args
-
-
-def repo_path(path: Path) -> str:
-    """A path for printing: relative to the repo when inside it (short), absolute otherwise."""
-    try:
-        return Path(path).resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        return str(path)
