@@ -23,6 +23,8 @@ from pathlib import Path
 # has no file name: it runs in the lesson's folder.
 LESSON_DIR = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
 sys.path.insert(0, str(LESSON_DIR.parent))
+from tools.errors import install_error_hook  # noqa: E402
+install_error_hook()  # from here on, Ctrl-C or a bad input is one line on stderr, never a traceback
 
 import matplotlib.pyplot as plt
 import torch

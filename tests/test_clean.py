@@ -1,5 +1,5 @@
-"""tools/clean.py removes what runs made and never a photo or folder of the user's."""
-from tools import clean
+"""course/clean.py removes what runs made and never a photo or folder of the user's."""
+from course import clean
 
 
 def test_clean_removes_generated_things_and_keeps_the_users(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""The course runner (tools/run_all.py) and its gallery page (index.html), in a real browser.
+"""The course runner (course/run_all.py) and its gallery page (index.html), in a real browser.
 
 One real run of the runner on a small subset of the course (4 lessons, --quick, on the CPU) is
 shared by this file's tests; the rest use stand-in lessons, which take milliseconds, and real
@@ -25,7 +25,7 @@ from browser import Chromium, find_chromium
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools import gallery, run_all  # noqa: E402
+from course import gallery, run_all  # noqa: E402
 
 RUN_ALL = REPO_ROOT / "tools" / "run_all.py"
 # Two lessons of two folders (the suite's time budget is tight) with every kind of figure: GIF, PNG,
@@ -37,7 +37,7 @@ SIGNAL_TIMEOUT_S = 30  # a Ctrl-C test never waits longer than this for anything
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """(CompletedProcess, out_root) of `python tools/run_all.py --quick --device cpu --out-dir D
+    """(CompletedProcess, out_root) of `python course/run_all.py --quick --device cpu --out-dir D
     <SUBSET>`, from a temporary working directory."""
     out_root = tmp_path_factory.mktemp("course") / "out"
     command = [sys.executable, str(RUN_ALL), "--quick", "--device", "cpu", "--out-dir", str(out_root), *SUBSET]
@@ -413,7 +413,7 @@ def interrupted_course(tmp_path: Path, to_group: bool, stubborn: bool) -> tuple:
     ]
     out_root = tmp_path / "out"
     program = (f"import sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\nfrom pathlib import Path\n"
-               "from tools import run_all\n"
+               "from course import run_all\n"
                f"run_all.discover_lessons = lambda: [Path(p) for p in {[str(p) for p in lessons]!r}]\n"
                f"sys.exit(run_all.main(['--jobs', '2', '--out-dir', {str(out_root)!r}]))\n")
     runner = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path, stdin=subprocess.DEVNULL,

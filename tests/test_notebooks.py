@@ -1,18 +1,34 @@
 """Every lesson runs as a Jupyter notebook: converted by Jupytext, executed top to bottom by a real
 kernel whose working directory is the lesson's folder, with figures inline; and it computes what
 the same lesson computes from the command line (the same seed gives the same numbers)."""
+import json
+import subprocess
+import sys
+
 import pytest
 
-from conftest import LESSON_SCRIPTS, TIMING_KEYS, lesson_id
+from conftest import LESSON_ENV, LESSON_SCRIPTS, LESSON_TIMEOUT_S, REPO_ROOT, TIMING_KEYS, lesson_id, run_lesson
 from tools.metrics import read_metrics
 
 
+@pytest.fixture(scope="module")
+def kernel_runs(tmp_path_factory):
+    """Every lesson executed as a notebook, one after another in one real kernel (tests/notebook_run.py,
+    --quick --device cpu): (report {"<folder>/<file>": {"error", "cells"}}, out_root, CompletedProcess)."""
+    out_root, report = tmp_path_factory.mktemp("notebooks"), tmp_path_factory.mktemp("report") / "report.json"
+    completed = subprocess.run([sys.executable, str(REPO_ROOT / "tests" / "notebook_run.py"), str(out_root),
+                                str(report), *map(str, LESSON_SCRIPTS)], env=dict(LESSON_ENV, PYTHONPATH=""),
+                               capture_output=True, text=True, encoding="utf-8", errors="replace",
+                               timeout=LESSON_TIMEOUT_S * 3, stdin=subprocess.DEVNULL)
+    loaded = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
+    return loaded, out_root, completed
+
+
 @pytest.fixture
-def notebook_run(request, lesson_runner):
-    """(report of the lesson's notebook: {"error", "cells"}, the out-dir it wrote). The notebooks of
-    every selected lesson run in one kernel, started when the tests were chosen (conftest.py)."""
+def notebook_run(request, kernel_runs):
+    """(report of the lesson's notebook: {"error", "cells"}, the out-dir it wrote)."""
     script = request.node.callspec.params["script"]
-    reports, out_root, completed = lesson_runner.notebooks([script]).result()
+    reports, out_root, completed = kernel_runs
     name = f"{script.parent.name}/{script.name}"
     assert reports is not None and name in reports, completed.stdout[-2000:] + completed.stderr[-3000:]
     assert reports[name]["error"] is None, reports[name]["error"]
@@ -35,10 +51,11 @@ def test_lesson_runs_as_a_notebook_with_inline_figures(script, notebook_run):
 
 
 @pytest.mark.parametrize("script", LESSON_SCRIPTS, ids=lesson_id)
-def test_notebook_and_command_line_give_the_same_numbers(script, notebook_run, quick_runs):
-    """Two runs with the same seed on the CPU, one in a kernel and one from the command line."""
+def test_notebook_and_command_line_give_the_same_numbers(script, notebook_run):
+    """Two runs with the same seed on the CPU, one in a kernel and one as `python script` would run
+    it (here inside the test process, which pays no second import of torch)."""
     _, out_dir = notebook_run
-    command_line = quick_runs[script]
+    command_line = run_lesson(script, "--quick", in_process=True)
     assert command_line.returncode == 0, command_line.explain()
     without_timing = lambda metrics: {key: value for key, value in metrics.items() if key not in TIMING_KEYS}
     assert without_timing(read_metrics(out_dir)) == without_timing(command_line.metrics)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import tools.rmb as rmb
-from tools.clean import generated_photos
+from course.clean import generated_photos
 from tools.rmb_synthetic import (CLASS_NAMES, MARKER_FILE, PHOTO_SIZE, draw_banknote, synthetic_banknote,
                                  write_new_series, write_synthetic_rmb)
 

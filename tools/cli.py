@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
 from tools.device import DEVICE_CHOICES, resolve_device
-from tools.errors import USAGE_EXIT_CODE, fail, install_error_hook
+from tools.errors import fail, install_error_hook
 from tools.metrics import start_metrics
 from tools.seeding import MAX_SEED, set_seed
 
@@ -35,8 +35,7 @@ class LessonArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line on stderr (no usage block) and exit status 2."""
 
     def error(self, message: str):
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(USAGE_EXIT_CODE)
+        fail(f"{message} (see --help)")
 
 
 def _number_type(convert, low, high, requirement: str, low_open=False, high_open=False):
@@ -163,6 +162,10 @@ def start_lesson(parser: argparse.ArgumentParser, argv: "list[str] | None" = Non
     is started afresh in the out-dir, and Ctrl-C or an uncaught OSError becomes one line on stderr.
     """
     in_kernel = running_in_notebook_kernel()
+    if not in_kernel:  # a kernel handles its own interrupts, and shows a LessonError as its one line
+        install_error_hook()
+        if hasattr(signal, "SIGTERM"):
+            signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if argv is None and in_kernel:
         argv = shlex.split(os.environ.get(NOTEBOOK_ARGS_VARIABLE, ""))
     args = parser.parse_args(argv)
@@ -170,10 +173,6 @@ def start_lesson(parser: argparse.ArgumentParser, argv: "list[str] | None" = Non
     if args.out_dir is None:
         args.out_dir = default_out_dir(getattr(args, "lesson", parser.prog), args.quick)
     args.out_dir = prepare_out_dir(args.out_dir)
-    if not in_kernel:  # a kernel handles its own interrupts, and its exceptions show in the cell
-        install_error_hook()
-        if hasattr(signal, "SIGTERM"):
-            signal.signal(signal.SIGTERM, _stop_on_sigterm)
     set_seed(args.seed, args.deterministic)
     start_metrics(args.out_dir, device=str(args.device))
     return args

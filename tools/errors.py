@@ -1,12 +1,17 @@
 """How a lesson stops when something is wrong: one line on stderr, never a traceback.
 
+There is one error type and one handler:
+
 - `fail(message)`: the user's input is wrong (a flag, a file, a folder): exit status 2.
 - `fail_run(message)`: the run itself failed (a loss that became nan, a stop rule never met):
   exit status 1, and no success summary is ever printed after it.
-- Ctrl-C prints "interrupted" and exits with 130 (128 + SIGINT), as a shell expects; an OSError that
-  no lesson caught (a full disk, a path too long, a folder it may not write) is one line naming the
-  path and the cause, exit status 2. `install_error_hook()` sets both up; scripts call it through
-  `tools.cli.start_lesson`.
+
+Both raise `LessonError`, which carries the message and the exit status; a helper never leaves
+the process itself, so it can be reused and tested. The handler that `tools.cli.start_lesson`
+installs (`install_error_hook`) turns a LessonError into `<script>: error: <message>` (or
+`failed:`), Ctrl-C into "interrupted" with status 130 (128 + SIGINT, as a shell expects), and an
+OSError that nothing caught (a full disk, a folder it may not write) into one line naming the path.
+In a notebook kernel the same LessonError shows as that one line under the cell.
 """
 import os
 import sys
@@ -22,20 +27,30 @@ def program_name() -> str:
     return Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
 
 
-def fail(message: str) -> NoReturn:
-    """Print `<script>: error: <message>` on stderr and exit with status 2.
+class LessonError(Exception):
+    """A stop the user reads as one line: bad input (status 2) or a run that failed (status 1)."""
 
-    Raises SystemExit, so a debugger or a notebook sees a clean stop rather than a crash, and every
-    `finally` on the way out still runs.
-    """
-    print(f"{program_name()}: error: {message}", file=sys.stderr)
-    raise SystemExit(USAGE_EXIT_CODE)
+    def __init__(self, message: str, status: int = USAGE_EXIT_CODE):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def line(self) -> str:
+        kind = "failed" if self.status == RUN_FAILED_EXIT_CODE else "error"
+        return f"{program_name()}: {kind}: {self.message}"
+
+    def _render_traceback_(self) -> list:  # IPython shows this instead of a traceback
+        return [self.line()]
+
+
+def fail(message: str) -> NoReturn:
+    """Stop with `<script>: error: <message>` on stderr and exit status 2 (raises LessonError)."""
+    raise LessonError(message, USAGE_EXIT_CODE)
 
 
 def fail_run(message: str) -> NoReturn:
-    """Print `<script>: failed: <message>` on stderr and exit with status 1."""
-    print(f"{program_name()}: failed: {message}", file=sys.stderr)
-    raise SystemExit(RUN_FAILED_EXIT_CODE)
+    """Stop with `<script>: failed: <message>` on stderr and exit status 1 (raises LessonError)."""
+    raise LessonError(message, RUN_FAILED_EXIT_CODE)
 
 
 def os_error_line(error: OSError) -> str:
@@ -45,20 +60,38 @@ def os_error_line(error: OSError) -> str:
     return f"{' -> '.join(paths)}: {cause}" if paths else cause
 
 
-def _error_hook(error_type, error, traceback) -> None:
-    if issubclass(error_type, KeyboardInterrupt):
-        line, status = "interrupted", INTERRUPTED_EXIT_CODE
-    elif issubclass(error_type, OSError):
-        line, status = f"error: {os_error_line(error)}", USAGE_EXIT_CODE
-    else:
-        sys.__excepthook__(error_type, error, traceback)  # a bug: the whole traceback helps
-        return
-    print(f"{program_name()}: {line}", file=sys.stderr)
-    # An exception hook cannot choose the exit status, so leave here; every `finally` (the cleanup
-    # of half-made folders among them) has already run on the exception's way up.
+def describe(error: BaseException) -> "tuple[str, int] | None":
+    """(the one line, the exit status) for an exception the user should see as one line, else None
+    (a bug: then the whole traceback helps)."""
+    if isinstance(error, LessonError):
+        return error.line(), error.status
+    if isinstance(error, KeyboardInterrupt):
+        return f"{program_name()}: interrupted", INTERRUPTED_EXIT_CODE
+    if isinstance(error, OSError):
+        return f"{program_name()}: error: {os_error_line(error)}", USAGE_EXIT_CODE
+    return None
+
+
+def exit_now(line: str, status: int) -> NoReturn:
+    """Print `line` on stderr and end the process at once with `status`, skipping Python's teardown.
+
+    The one place that leaves the process: the hook below, and a distributed run whose peer is lost
+    (its main thread may be stuck inside a collective that no exception can interrupt).
+    """
+    print(line, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _error_hook(error_type, error, traceback) -> None:
+    described = describe(error)
+    if described is None:
+        sys.__excepthook__(error_type, error, traceback)
+        return
+    # An exception hook cannot choose the exit status, so leave here; every `finally` (the cleanup
+    # of half-made folders among them) has already run on the exception's way up.
+    exit_now(*described)
 
 
 def install_error_hook() -> None:

@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from torchvision import transforms
 
 from tools import DATA_DIR, REPO_ROOT
-from tools.errors import fail, os_error_line
+from tools.errors import LessonError, fail, os_error_line
 from tools.images import open_rgb
 from tools.rmb_synthetic import MARKER_FILE, PHOTO_SIZE, write_synthetic_rmb
 
@@ -281,8 +281,10 @@ def ensure_rmb_split(split_dir: Path, raw_dir: Path, may_generate: bool, quick: 
             raise
     print("".join(f"  | {line}\n" for line in stdout.decode("utf-8", "replace").splitlines()), end="")
     if child.returncode != 0:
-        print(stderr.decode("utf-8", "replace"), end="", file=sys.stderr)
-        raise SystemExit(child.returncode)
+        said = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        cause = said[-1].split(": ", 1)[-1] if said else f"it exited with status {child.returncode}"
+        raise LessonError(f"{SPLIT_LESSON.name} could not make the split: {cause}",
+                          child.returncode if child.returncode in (1, 2) else 1)
 
 
 # Writing a folder safely ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Remove what runs made, never what you put there.
 
-    python tools/clean.py            # remove outputs/, the generated banknote photos and the split
-    python tools/clean.py --dry-run  # only list what would be removed
+    python course/clean.py            # remove outputs/, the generated banknote photos and the split
+    python course/clean.py --dry-run  # only list what would be removed
 
 - outputs/ holds only what lessons and the course runner wrote: removed whole.
 - data/RMB_data: only the photos that tools/rmb_synthetic.py drew, as listed in its marker file

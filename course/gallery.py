@@ -1,4 +1,4 @@
-"""outputs/index.html: one static page that shows the course after a run (tools/run_all.py).
+"""outputs/index.html: one static page that shows the course after a run (course/run_all.py).
 
 Plain HTML and CSS, no script and no server: every link is relative, so the page opens from disk
 (double-click it) and survives being zipped and moved together with its folder. It reads on a phone:
@@ -335,7 +335,7 @@ def write_gallery(root: Path, results: list, wall_seconds: float, docstrings: di
     if quick:
         notes.append('<p class="banner"><strong>A quick run</strong> (<code>--quick</code>): every lesson ran '
                      "its smaller mode, so these numbers are not the course's. The full course's page is "
-                     "<code>outputs/index.html</code> (<code>python tools/run_all.py</code>).</p>")
+                     "<code>outputs/index.html</code> (<code>python course/run_all.py</code>).</p>")
     chosen = len(results) + len(not_started)
     if course_size is not None and chosen < course_size:
         notes.append(f'<p class="banner">A part of the course: {chosen} of its {course_size} lessons were '

@@ -1,9 +1,9 @@
 """Run the whole course: every lesson script, each in its own process, headless.
 
-    python tools/run_all.py                       # the course at default settings -> outputs/
-    python tools/run_all.py --quick               # every lesson with --quick -> outputs/quick/
-    python tools/run_all.py lesson_regression lesson_init/01_grad_vanish_explode   # a subset
-    python tools/run_all.py --device cuda         # passed through to every lesson
+    python course/run_all.py                       # the course at default settings -> outputs/
+    python course/run_all.py --quick               # every lesson with --quick -> outputs/quick/
+    python course/run_all.py lesson_regression lesson_init/01_grad_vanish_explode   # a subset
+    python course/run_all.py --device cuda         # passed through to every lesson
 
 Order: two lessons run side by side (--jobs). A lesson that reads prepared data (it has a
 --data-dir flag) starts only after the lessons of its folder numbered before it that write that data
@@ -40,7 +40,7 @@ from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
 from tools.cli import LessonArgumentParser, folder_path, make_console_safe, positive_int, prepare_out_dir
 from tools.device import resolve_device
 from tools.errors import INTERRUPTED_EXIT_CODE, fail
-from tools.gallery import format_headline, write_gallery
+from course.gallery import format_headline, write_gallery
 from tools.metrics import METRICS_FILE
 
 # The order of the notes; a lesson folder not listed here comes after these, alphabetically.

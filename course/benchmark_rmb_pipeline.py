@@ -1,6 +1,6 @@
 """Benchmark: the course's decode-every-epoch RMBDataset against RMBDataset(resize_once=(32, 32)).
 
-    python tools/benchmark_rmb_pipeline.py [--data-dir data/rmb_split] [--epochs 10] [--seed 1]
+    python course/benchmark_rmb_pipeline.py [--data-dir data/rmb_split] [--epochs 10] [--seed 1]
 
 Both pipelines train LeNet(2) for 10 epochs on the same split with the same seed, in this one
 process, as lesson_models/02_train_lenet.py does (batch 16, SGD lr 0.01 momentum 0.9), validating
