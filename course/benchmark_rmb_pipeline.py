@@ -9,6 +9,7 @@ resize_once pays for its one decode of every photo. Given the same seed both see
 and the same random crops, so their accuracies must be equal. Target: resize_once takes at most
 a fifth of the time. Without data/rmb_split, the split is prepared first (synthetic photos drawn if
 data/RMB_data is missing), as lesson 02 does. Timings depend on the machine and on what else runs.
+A bad flag or folder is one line on stderr (exit 2); Ctrl-C or SIGTERM at any moment, "interrupted" (130).
 """
 import argparse
 import sys
@@ -17,19 +18,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch
-import torch.nn as nn
-from PIL import Image
-from torch.utils.data import DataLoader
-from torchvision import transforms
+from tools.errors import install_error_hook  # noqa: E402
+if __name__ == "__main__":
+    install_error_hook()  # before torch is imported: Ctrl-C during the imports is "interrupted" too
 
-from model.lenet import LeNet
-from tools import DATA_DIR
-from tools.cli import folder_path, positive_int, seed_int
-from tools.rmb import RMBDataset, ensure_rmb_split
-from tools.seeding import set_seed
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+from torchvision import transforms  # noqa: E402
 
-MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+from model.lenet import LeNet  # noqa: E402
+from tools import DATA_DIR  # noqa: E402
+from tools.cli import LessonArgumentParser, folder_path, positive_int, seed_int  # noqa: E402
+from tools.rmb_dataset import NORM_MEAN, NORM_STD, RMBDataset  # noqa: E402
+from tools.errors import fail  # noqa: E402
+from tools.rmb_prepare import ensure_rmb_split, existing_folder  # noqa: E402
+from tools.seeding import set_seed  # noqa: E402
+
 IMAGE_SIZE = (32, 32)
 TARGET_RATIO = 1 / 5
 
@@ -38,9 +44,9 @@ def train(split_dir: Path, resize_once, epochs: int, seed: int) -> dict:
     set_seed(seed)
     start = time.perf_counter()
     train_transform = transforms.Compose([transforms.Resize(IMAGE_SIZE), transforms.RandomCrop(32, padding=4),
-                                          transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+                                          transforms.ToTensor(), transforms.Normalize(NORM_MEAN, NORM_STD)])
     valid_transform = transforms.Compose([transforms.Resize(IMAGE_SIZE), transforms.ToTensor(),
-                                          transforms.Normalize(MEAN, STD)])
+                                          transforms.Normalize(NORM_MEAN, NORM_STD)])
     train_loader = DataLoader(RMBDataset(split_dir / "train", train_transform, resize_once), batch_size=16,
                               shuffle=True)
     valid_loader = DataLoader(RMBDataset(split_dir / "valid", valid_transform, resize_once), batch_size=16)
@@ -69,18 +75,24 @@ def train(split_dir: Path, resize_once, epochs: int, seed: int) -> dict:
             "valid_acc": valid_correct / valid_total}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=folder_path, default=DATA_DIR / "rmb_split")
-    parser.add_argument("--epochs", type=positive_int, default=10)
-    parser.add_argument("--seed", type=seed_int, default=1)
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    parser = LessonArgumentParser(prog="benchmark_rmb_pipeline.py", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=folder_path, default=None, metavar="DIR",
+                        help="a split to time (default: data/rmb_split, made first if it is missing)")
+    parser.add_argument("--epochs", type=positive_int, default=10, metavar="N", help="default: 10")
+    parser.add_argument("--seed", type=seed_int, default=1, help="default: 1")
+    args = parser.parse_args(argv)
+    if args.data_dir is None:
+        args.data_dir = DATA_DIR / "rmb_split"
+        ensure_rmb_split(args.data_dir, DATA_DIR / "RMB_data", may_generate=True, quick=False)
+    elif not existing_folder(args.data_dir, "--data-dir"):  # a split the user names is used as it is
+        fail(f"--data-dir {args.data_dir}: no such folder (expected {args.data_dir}/train, valid and test)")
+
+    sample = RMBDataset(args.data_dir / "train").samples[0][0]
     # One thread: the times compare the pipelines, not how the OS shares cores with other work
     # (on an idle two-core machine LeNet trains as fast on one thread as on two).
     torch.set_num_threads(1)
-    ensure_rmb_split(args.data_dir, DATA_DIR / "RMB_data", may_generate=True, quick=False)
-
-    sample = RMBDataset(args.data_dir / "train").samples[0][0]
     with Image.open(sample) as photo:
         size = photo.size
     print(f"Data: {args.data_dir} (photos like {sample.name}: {size[0]}×{size[1]}); {args.epochs} epochs, "

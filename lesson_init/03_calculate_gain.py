@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tools.cli import lesson_parser, start_lesson
-from tools.figures import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, save_figure
+from tools.figures import BLACK, BLUE, PURPLE, SKY, VERMILLION, draw_grouped_bars, histogram_behind, save_figure
 from tools.metrics import record
 
 parser = lesson_parser("lesson_init/03_calculate_gain.py", __doc__, default_seed=1, quick=None)
@@ -71,7 +71,6 @@ variance_ratio = (x.var() / out.var()).item()
 print(f"The notes call the gain a ratio of variances, but their code divides standard deviations: "
       f"Var(x)/Var(tanh(x)) = {variance_ratio:.4f} = gain², while calculate_gain's {tanh_gain:.4f} is on the "
       "std scale, the factor a weight's std is multiplied by.")
-record("tanh_variance_ratio", variance_ratio)
 
 # %% Every activation: std ratio (the notes' measure), rms ratio (what the gain keeps), library gain
 results = {}
@@ -87,7 +86,6 @@ for name, activation in ACTIVATIONS.items():
     r = results[name]
     print(f"{name:<11} {r['std_ratio']:>10.4f} {r['rms_ratio']:>10.4f} {r['library_gain']:>15.4f} "
           f"{r['output_mean']:>13.4f}")
-    record(name, r)
 # The closed forms for relu at a standard-normal input: E[relu(x)²] = 1/2, E[relu(x)] = 1/√(2π).
 relu_std_ratio_theory = 1 / math.sqrt(0.5 - 1 / (2 * math.pi))
 print(f"relu in theory: std ratio 1/√(1/2 − 1/(2π)) = {relu_std_ratio_theory:.4f}, "
@@ -100,58 +98,37 @@ slope_gains = {}
 for slope in SLOPES:
     library = nn.init.calculate_gain("leaky_relu", param=slope)
     measured = (rms(x) / rms(F.leaky_relu(x, slope))).item()
-    slope_gains[f"{slope:g}"] = {"library_gain": library, "formula": math.sqrt(2 / (1 + slope ** 2)),
-                                 "rms_ratio": measured}
+    slope_gains[slope] = {"library_gain": library, "formula": math.sqrt(2 / (1 + slope ** 2)), "rms_ratio": measured}
     print(f"{slope:>8g} {library:>15.4f} {math.sqrt(2 / (1 + slope ** 2)):>12.4f} {measured:>19.4f}")
-record("leaky_relu_gain_by_slope", slope_gains)
 
 # %% Figure: the activations over the input's histogram; measured ratios beside the library gain; the slope
 fig, axes = plt.subplot_mosaic([["curves", "bars"], ["slope", "slope"]], figsize=(12, 9.5),
                                height_ratios=(1.2, 1), layout="constrained")
-ax_curves, ax_bars, ax_slope = axes["curves"], axes["bars"], axes["slope"]
 grid = torch.linspace(-4, 4, 401)  # (401,)
-ax_hist = ax_curves.twinx()  # the input's histogram on its own y-axis, behind the curves
-ax_hist.hist(x.cpu().numpy(), bins=80, range=(-4, 4), color=GREY, alpha=0.3, density=True)
-ax_hist.set_ylabel("density of the input x ~ N(0, 1)", color=GREY)
-ax_hist.set_ylim(0, 1.2)
-ax_curves.set_zorder(ax_hist.get_zorder() + 1)  # curves in front of the histogram
-ax_curves.patch.set_visible(False)
-ax_curves.plot(grid, grid, color=BLACK, lw=1, ls=":", label="identity (gain 1)")
-CURVE_STYLE = {"tanh": dict(color=BLUE, lw=2), "sigmoid": dict(color=ORANGE, lw=2),
-               "relu": dict(color=GREEN, lw=5, alpha=0.5),  # wide: leaky_relu runs on top of it
-               "leaky_relu": dict(color=VERMILLION, lw=1.8, ls="--")}
-for name, activation in ACTIVATIONS.items():
-    ax_curves.plot(grid, activation(grid), label=name, **CURVE_STYLE[name])
-ax_curves.set(xlim=(-4, 4), ylim=(-1.6, 2.6), xlabel="x", ylabel="f(x)",
-              title=f"Activations over {SAMPLES:,} samples of N(0, 1)")
-ax_curves.legend(loc="upper left")
-ax_curves.grid(True, alpha=0.3)
-
-names = list(ACTIVATIONS)
-positions = torch.arange(len(names), dtype=torch.float32)
-bar_width = 0.26
-series = [("std_ratio", "std(x)/std(f(x)) (the notes)", PURPLE),
-          ("rms_ratio", "rms(x)/rms(f(x))", SKY),
-          ("library_gain", "nn.init.calculate_gain", BLACK)]
-for offset, (key, label, color) in zip((-bar_width, 0, bar_width), series):
-    bars = ax_bars.bar(positions + offset, [results[name][key] for name in names], bar_width, label=label, color=color)
-    ax_bars.bar_label(bars, fmt="%.2f", fontsize=9, padding=2, rotation=90)
-ax_bars.set_xticks(positions.tolist(), names)
-ax_bars.set(ylabel="gain", ylim=(0, 6.5), title="The library gain keeps the rms, not the std")
-ax_bars.legend(loc="upper right")
-ax_bars.grid(True, axis="y", alpha=0.3)
-
+histogram_behind(axes["curves"], x.cpu(), bins=80, value_range=(-4, 4),
+                 label="density of the input x ~ N(0, 1)").set_ylim(0, 1.2)  # low, under the curves
+axes["curves"].plot(grid, grid, color=BLACK, lw=1, ls=":", label="identity (gain 1)")
+for name, activation in ACTIVATIONS.items():  # relu wide and pale: leaky_relu runs dashed on top of it
+    axes["curves"].plot(grid, activation(grid), label=name, lw=5 if name == "relu" else 2,
+                        alpha=0.5 if name == "relu" else 1, ls="--" if name == "leaky_relu" else "-")
+axes["curves"].set(xlim=(-4, 4), ylim=(-1.6, 2.6), xlabel="x", ylabel="f(x)",
+                   title=f"Activations over {SAMPLES:,} samples of N(0, 1)")
+# The point of the bars: the library gain follows the rms ratio, not the notes' std ratio.
+draw_grouped_bars(axes["bars"], list(ACTIVATIONS), [
+    ("std(x)/std(f(x)) (the notes)", [r["std_ratio"] for r in results.values()], PURPLE),
+    ("rms(x)/rms(f(x))", [r["rms_ratio"] for r in results.values()], SKY),
+    ("nn.init.calculate_gain", [r["library_gain"] for r in results.values()], BLACK)])
+axes["bars"].set(ylabel="gain", ylim=(0, 6.5), title="The library gain keeps the rms, not the std")
 slope_grid = torch.linspace(0, 1, 101)  # (101,)
-ax_slope.plot(slope_grid, torch.sqrt(2 / (1 + slope_grid ** 2)), color=BLACK, lw=1.5,
-              label="√(2/(1 + a²))")
-ax_slope.plot(SLOPES, [slope_gains[f"{s:g}"]["library_gain"] for s in SLOPES], "o", color=BLUE, ms=8,
-              label="calculate_gain('leaky_relu', param=a)")
-ax_slope.plot(SLOPES, [slope_gains[f"{s:g}"]["rms_ratio"] for s in SLOPES], "x", color=VERMILLION, ms=10, mew=2,
-              label="measured rms(x)/rms(leaky_relu(x, a))")
-ax_slope.set(xlabel="negative slope a of leaky_relu (a = 0: relu, a = 1: the identity)", ylabel="gain",
-             ylim=(0.95, 1.5), title="calculate_gain's param: leaky_relu's slope")
-ax_slope.legend(loc="upper right")
-ax_slope.grid(True, alpha=0.3)
+axes["slope"].plot(slope_grid, torch.sqrt(2 / (1 + slope_grid ** 2)), color=BLACK, lw=1.5, label="√(2/(1 + a²))")
+for key, marker, colour, label in (("library_gain", "o", BLUE, "calculate_gain('leaky_relu', param=a)"),
+                                   ("rms_ratio", "x", VERMILLION, "measured rms(x)/rms(leaky_relu(x, a))")):
+    axes["slope"].plot(SLOPES, [slope_gains[s][key] for s in SLOPES], marker, color=colour, ms=9, mew=2, label=label)
+axes["slope"].set(xlabel="negative slope a of leaky_relu (a = 0: relu, a = 1: the identity)", ylabel="gain",
+                  ylim=(0.95, 1.5), title="calculate_gain's param: leaky_relu's slope")
+for ax in axes.values():
+    ax.legend(loc="upper left" if ax is axes["curves"] else "upper right")
+    ax.grid(True, axis="y" if ax is axes["bars"] else "both", alpha=0.3)
 save_figure(fig, args.out_dir, "gain", show=args.show,
             caption="The four activations over the input's histogram; the measured std and rms ratios beside "
                     "calculate_gain; leaky_relu's gain as its slope changes.")
@@ -159,3 +136,8 @@ save_figure(fig, args.out_dir, "gain", show=args.show,
 print(f"\nSummary: tanh's measured gain {results['tanh']['std_ratio']:.4f} vs calculate_gain 5/3 = "
       f"{tanh_gain:.4f}; relu's rms ratio {results['relu']['rms_ratio']:.4f} vs √2 = {math.sqrt(2):.4f} "
       f"(its std ratio {results['relu']['std_ratio']:.4f} counts relu's mean out). Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `init-tanh-gain` (measure tanh's gain).
+# Read one with `python tools/exercises.py show init-tanh-gain`; hand in your answer with
+# `python tools/exercises.py check init-tanh-gain "..."`.

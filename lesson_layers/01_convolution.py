@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torchvision import transforms
 
 from tools.cli import lesson_parser, start_lesson
-from tools.figures import BLACK, BLUE, DIVERGING_CMAP, GREY, ORANGE, save_figure
+from tools.figures import BLACK, BLUE, GREY, ORANGE, draw_value_grid, save_figure
 from tools.metrics import record
 from tools.photo import add_image_flag, draw_signed, feature_map, load_photo, signed_limit
 
@@ -48,11 +48,11 @@ SWEEP_QUICK = dict(inputs=[(7, 10), (5, 13)], kernels=(1, 3, 5), strides=(1, 2, 
 
 parser = lesson_parser("lesson_layers/01_convolution.py", __doc__, default_seed=3,
                        quick="72 instead of 216 layer configurations in the formula sweep")
-add_image_flag(parser)
+MIN_SIDE = 5  # the dilated 3×3 kernel spans 5×5: a smaller picture has no valid position for it
+add_image_flag(parser, min_side=MIN_SIDE)
 args = start_lesson(parser)
 device = args.device
 
-MIN_SIDE = 5  # the dilated 3×3 kernel spans 5×5: a smaller picture has no valid position for it
 PADDING_DEMO = torch.arange(16, dtype=torch.float).reshape(1, 1, 4, 4)  # (1, 1, 4, 4): 0 … 15
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PROBE_SIDE = 11  # input side for measuring a receptive field
@@ -77,7 +77,6 @@ img_tensor = transforms.ToTensor()(img)  # (3, H, W) float32 in [0, 1]
 img_tensor.unsqueeze_(dim=0)  # (1, 3, H, W): C×H×W to B×C×H×W, layers take a batch
 img_tensor = img_tensor.to(device)
 _, _, height, width = img_tensor.shape
-record("input_shape", list(img_tensor.shape))
 
 # %% Conv2d: 3 input channels -> 1 output channel, a 3×3 kernel, stride 1, no padding
 # Layers are built and initialised on the CPU, then moved: every device gets the same weights.
@@ -89,16 +88,13 @@ print(f"卷积前尺寸:{img_tensor.shape}\n卷积后尺寸:{img_conv.shape}")  
 conv_predicted = [conv_output_size(height, 3), conv_output_size(width, 3)]
 print(f"  formula ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1 with k=3, s=1, p=0, d=1: {conv_predicted[0]}×{conv_predicted[1]}")
 record("conv2d_shape", list(img_conv.shape), headline=True)
-record("conv2d_predicted_hw", conv_predicted)
 # A convolution's output is not a picture: it has negative values and values above 1.
 outside_unit = ((img_conv < 0) | (img_conv > 1)).float().mean().item()
 print(f"  its values lie in [{img_conv.min().item():.3f}, {img_conv.max().item():.3f}]; "
       f"{outside_unit:.1%} are outside [0, 1], which a uint8 picture would clip")
-record("conv2d_fraction_outside_0_1", outside_unit)
 
 # %% Conv2d's weight: one 3×3 kernel per (output channel, input channel)
 print(f"conv_layer.weight.shape: {conv_layer.weight.shape}  (out_channels, in_channels, kH, kW)")
-record("conv2d_weight_shape", list(conv_layer.weight.shape))
 # A 3-channel convolution is three 2-D convolutions, one per input channel with its own 3×3 slice
 # of the weight, summed, plus the bias.
 with torch.no_grad():
@@ -126,11 +122,10 @@ for name, layer in variants.items():
         output = layer.to(device)(img_tensor)
     predicted = [conv_output_size(size, layer.kernel_size[0], layer.stride[0], layer.padding[0],
                                   layer.dilation[0]) for size in (height, width)]
-    variant_results[name] = {"shape": list(output.shape), "predicted_hw": predicted,
-                             "weight_shape": list(layer.weight.shape), "parameters": parameter_count(layer)}
-    print(f"{name:<36} {str(tuple(output.shape)):<18} {predicted[0]}×{predicted[1]:<6} "
-          f"{str(tuple(layer.weight.shape)):<16} {parameter_count(layer)}")
-record("conv2d_variants", variant_results)
+    result = variant_results[name] = {"shape": tuple(output.shape), "predicted_hw": predicted,
+                                      "weight_shape": tuple(layer.weight.shape), "parameters": parameter_count(layer)}
+    print(f"{name:<36} {str(result['shape']):<18} {predicted[0]}×{predicted[1]:<6} "
+          f"{str(result['weight_shape']):<16} {result['parameters']}")
 print("  groups splits the channels into groups that do not see each other: the weight is "
       "(out, in/groups, k, k).\n  AlexNet's conv2 uses groups=2 (the AlexNet lesson in lesson_models).")
 
@@ -151,7 +146,6 @@ for dilation in (1, 2):
     print(f"dilation={dilation}: one output pixel depends on {receptive_fields[dilation]['pixels']} input "
           f"pixels spread over {receptive_fields[dilation]['span']}×{receptive_fields[dilation]['span']} "
           f"(d(k − 1) + 1 = {dilation * 2 + 1})")
-record("dilation_receptive_field", {str(d): field["span"] for d, field in receptive_fields.items()})
 
 # padding_mode: what fills the border ring. With a kernel of ones, each output pixel is the sum of its
 # padded 3×3 neighbourhood; the corner shows the difference, the interior is the same in every mode.
@@ -164,7 +158,6 @@ for mode in PADDING_MODES:
     padding_corner[mode] = summed[0, 0, 0, 0].item()
 print("padding_mode on 0 … 15 (4×4), kernel of ones, padding 1: top-left output "
       + ", ".join(f"{mode} {value:g}" for mode, value in padding_corner.items()))
-record("padding_mode_corner", padding_corner)
 
 # %% Conv3d, as the notes wrote it: a depth axis of 1, a kernel 3 deep, padding 1 along depth only
 img_tensor_3d = img_tensor.unsqueeze(dim=2)  # (1, 3, 1, 512, 512): B×C×D×H×W (the notes: unsqueeze_)
@@ -174,7 +167,6 @@ conv3d_layer.to(device)
 img_conv3d = conv3d_layer(img_tensor_3d)  # (1, 1, 1, 510, 510): depth 1 + 2·1 − 3 + 1 = 1
 print(f"Conv3d(3, 1, (3, 3, 3), padding=(1, 0, 0), bias=False): before {tuple(img_tensor_3d.shape)}  "
       f"after {tuple(img_conv3d.shape)}")
-record("conv3d_input_shape", list(img_tensor_3d.shape))
 record("conv3d_shape", list(img_conv3d.shape), headline=True)
 # The input is one slice deep, so only the kernel's middle depth slice ever meets the photo; the
 # other two meet the zero padding. The Conv3d is a Conv2d with that middle slice as its kernel.
@@ -182,7 +174,6 @@ with torch.no_grad():
     middle_slice_conv = F.conv2d(img_tensor, conv3d_layer.weight[:, :, 1])  # (1, 1, 510, 510)
 conv3d_middle_difference = (img_conv3d[:, :, 0] - middle_slice_conv).abs().max().item()
 print(f"  = Conv2d with the kernel's middle depth slice: max |difference| {conv3d_middle_difference:.1e}")
-record("conv3d_vs_middle_slice_max_abs_difference", conv3d_middle_difference)
 # Without the depth padding the kernel (3 deep) is deeper than the input (1 deep): PyTorch refuses.
 unpadded_conv3d = nn.Conv3d(3, 1, (3, 3, 3), bias=False).to(device)
 try:
@@ -193,7 +184,6 @@ except RuntimeError as error:
     conv3d_refusal = str(error).splitlines()[0]
     print(f"  without padding=(1, 0, 0), PyTorch refuses (caught, the lesson goes on):\n    {conv3d_refusal}\n"
           "    a kernel 3 deep has no position inside an input 1 deep; padding 1 on each side makes it 3")
-record("conv3d_unpadded_refusal", conv3d_refusal)
 
 # %% Beyond the notes: check the size formula against real Conv2d layers over a sweep
 # Small non-square inputs keep this fast and test height and width separately. A configuration the
@@ -218,26 +208,19 @@ for (sweep_h, sweep_w), kernel, stride, padding, dilation in itertools.product(
         print(f"  MISMATCH {sweep_layer} on {sweep_h}×{sweep_w}: formula {predicted}, layer {actual}")
 print(f"Formula sweep: {formula_matches}/{formula_cases} Conv2d configurations match the formula "
       f"({impossible_cases} impossible ones refused by PyTorch, as the formula says)")
-record("formula_cases", formula_cases)
 record("formula_matches", formula_matches, headline=True)
-record("formula_impossible_cases", impossible_cases)
 
 # %% Figure: the Conv2d as three 2-D convolutions, one per colour channel, summed, plus the bias
 channel_outputs = [feature_map(output) for output in per_channel]
 output_limit = signed_limit(*channel_outputs, feature_map(img_conv))  # one scale for the whole row
 kernel_values = conv_layer.weight.detach().cpu()[0].numpy()  # (3, 3, 3): one 3×3 kernel per input channel
 kernel_limit = 1.6 * np.abs(kernel_values).max()  # the darkest cells stay light enough for black text
-fig, axes = plt.subplots(3, 4, figsize=(12, 9.6))
-fig.subplots_adjust(left=0.02, right=0.95, bottom=0.02, top=0.87, wspace=0.3, hspace=0.3)
+fig, axes = plt.subplots(3, 4, figsize=(12, 9.6), layout="constrained")
 for channel, channel_name in enumerate(("R", "G", "B")):
     axes[0, channel].imshow(img_tensor[0, channel].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
     axes[0, channel].set_title(f"input channel {channel_name}")
-    axes[1, channel].imshow(kernel_values[channel], cmap=DIVERGING_CMAP,
-                                           vmin=-kernel_limit, vmax=kernel_limit)
-    for (row, col), value in np.ndenumerate(kernel_values[channel]):
-        axes[1, channel].text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=11,
-                              color=BLACK)
-    axes[1, channel].set_title(f"its 3×3 kernel: weight[0, {channel}]")
+    draw_value_grid(axes[1, channel], kernel_values[channel], f"its 3×3 kernel: weight[0, {channel}]",
+                    decimals=2, vmax=kernel_limit, signed=True, fontsize=11)
     draw_signed(fig, axes[2, channel], per_channel[channel], f"conv2d({channel_name}, kernel)",
                 limit=output_limit, colorbar=False)
 axes[0, 3].imshow(img)
@@ -258,8 +241,7 @@ save_figure(fig, args.out_dir, "convolution", photo=True, show=args.show,
 # %% Figure: padding_mode and dilation on small grids, every value visible
 padded = {mode: (F.pad(PADDING_DEMO, (1, 1, 1, 1)) if mode == "zeros"
                  else F.pad(PADDING_DEMO, (1, 1, 1, 1), mode=mode))[0, 0] for mode in PADDING_MODES}
-fig, axes = plt.subplot_mosaic([list("zzzrrrpppccc"), list("aaaaaabbbbbb")], figsize=(12, 8))
-fig.subplots_adjust(left=0.03, right=0.98, bottom=0.06, top=0.84, wspace=0.5, hspace=0.3)
+fig, axes = plt.subplot_mosaic([list("zzzrrrpppccc"), list("aaaaaabbbbbb")], figsize=(12, 8), layout="constrained")
 for key, mode in zip("zrpc", PADDING_MODES):
     ax = axes[key]
     ax.imshow(np.zeros((6, 6)), cmap="Greys", vmin=0, vmax=1)
@@ -293,3 +275,9 @@ save_figure(fig, args.out_dir, "conv_parameters", show=args.show,
 print(f"Summary: {tuple(img_tensor.shape)} -> Conv2d {tuple(img_conv.shape)}, Conv3d {tuple(img_conv3d.shape)}; "
       f"per-channel sum matches to {channel_sum_difference:.0e}; the size formula matches "
       f"{formula_matches}/{formula_cases} real layers. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `conv-by-hand` (the course's: a convolution by hand, without and with padding),
+# `conv3d-shape` (the course's: Conv3d over the photo and its depth padding).
+# Read one with `python tools/exercises.py show conv-by-hand`; hand in your answer with
+# `python tools/exercises.py check conv-by-hand "..."`.

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torchvision import transforms
 
 from tools.cli import lesson_parser, start_lesson
-from tools.figures import BLACK, DIVERGING_CMAP, GREY, save_figure
+from tools.figures import BLACK, DIVERGING_CMAP, GREY, draw_value_grid, save_figure
 from tools.metrics import record
 from tools.photo import add_image_flag, draw_signed, feature_map, load_photo, signed_limit
 
@@ -47,7 +47,8 @@ SWEEP_QUICK = dict(inputs=[(7, 10), (5, 13)], kernels=(1, 3, 5), strides=(1, 2, 
 
 parser = lesson_parser("lesson_layers/02_transposed_convolution.py", __doc__, default_seed=3,
                        quick="156 instead of 468 layer configurations in the formula sweep")
-add_image_flag(parser)
+MIN_SIDE = 2  # the close-up of the checkerboard needs one input pixel inside each border
+add_image_flag(parser, min_side=MIN_SIDE)
 args = start_lesson(parser)
 device = args.device
 
@@ -90,7 +91,6 @@ conv_difference = (conv_by_matrix - conv_by_torch).abs().max().item()
 print(f"C {tuple(conv_matrix.shape)} @ input.flatten() {tuple(image_small.flatten().shape)} -> "
       f"{tuple(conv_by_matrix.flatten().shape)}, reshaped {tuple(conv_by_matrix.shape)}; "
       f"vs F.conv2d: max |difference| {conv_difference:.1e}")
-record("conv_matrix_shape", list(conv_matrix.shape))
 record("conv_as_matrix_max_abs_difference", conv_difference, headline=True)
 
 # %% The transposed convolution: Cᵀ (16, 4) takes a 2×2 back to 4×4
@@ -102,20 +102,18 @@ transposed_difference = (transposed_by_matrix - transposed_by_torch).abs().max()
 print(f"Cᵀ {tuple(conv_matrix.T.shape)} @ a 2×2 flattened {tuple(small_output.flatten().shape)} -> "
       f"{tuple(transposed_by_matrix.flatten().shape)}, reshaped {tuple(transposed_by_matrix.shape)}; "
       f"vs F.conv_transpose2d: max |difference| {transposed_difference:.1e}")
-record("transposed_matrix_shape", list(conv_matrix.T.shape))
 record("transposed_as_matrix_max_abs_difference", transposed_difference, headline=True)
 # Cᵀ restores the shape, not the values: it is not the inverse of C (a 4×16 matrix has none).
 round_trip = (conv_matrix.T @ (conv_matrix @ image_small.flatten())).reshape(INPUT_SIDE, INPUT_SIDE)
 round_trip_difference = (round_trip - image_small).abs().max().item()
 print(f"Cᵀ(C · input) has the input's shape {tuple(round_trip.shape)} but not its values "
       f"(max |difference| {round_trip_difference:.2f}): transposed, not inverse, so not 反卷积")
-record("transpose_round_trip_max_abs_difference", round_trip_difference)
 for name, difference in (("convolution", conv_difference), ("transposed convolution", transposed_difference)):
     if difference > TOLERANCE:
         print(f"  WARNING: the {name} as a matrix differs from PyTorch's by more than {TOLERANCE:g}")
 
 # %% Data: the photo as a (1, 3, H, W) tensor, as the notes build it
-photo = load_photo(args.image)
+photo = load_photo(args.image, min_side=MIN_SIDE)
 print(f"Photo: {photo.source}")
 record("image_source", photo.source)
 img = photo.image  # an RGB PIL image, values 0 … 255
@@ -123,7 +121,6 @@ img_tensor = transforms.ToTensor()(img)  # (3, H, W) float32 in [0, 1]
 img_tensor.unsqueeze_(dim=0)  # (1, 3, H, W): C×H×W to B×C×H×W
 img_tensor = img_tensor.to(device)
 _, _, height, width = img_tensor.shape
-record("input_shape", list(img_tensor.shape))
 
 # %% nn.ConvTranspose2d: stride 2 makes the output about twice as large (the notes' upsampling)
 conv_transpose_layer = nn.ConvTranspose2d(3, 1, 3, stride=2)  # weight (in, out, kH, kW) = (3, 1, 3, 3)
@@ -137,8 +134,6 @@ print(f"  formula (H − 1)s − 2p + d(k − 1) + output_padding + 1 with k=3, 
 print(f"  weight shape {tuple(conv_transpose_layer.weight.shape)}: (in_channels, out_channels, kH, kW), "
       "the transpose of Conv2d's (out, in, kH, kW)")
 record("conv_transpose_shape", list(img_conv_transpose.shape), headline=True)
-record("conv_transpose_predicted_hw", transpose_predicted)
-record("conv_transpose_weight_shape", list(conv_transpose_layer.weight.shape))
 
 # %% Beyond the notes: check the size formula against real ConvTranspose2d layers over a sweep
 sweep = SWEEP_QUICK if args.quick else SWEEP_FULL
@@ -157,8 +152,6 @@ for (sweep_h, sweep_w), kernel_size, stride, padding, dilation in itertools.prod
         if actual != predicted:
             print(f"  MISMATCH {sweep_layer} on {sweep_h}×{sweep_w}: formula {predicted}, layer {actual}")
 print(f"Formula sweep: {formula_matches}/{formula_cases} ConvTranspose2d configurations match the formula")
-record("formula_cases", formula_cases)
-record("formula_matches", formula_matches)
 
 # %% The checkerboard: count how many kernel patches reach each output pixel
 # Each input pixel paints a k×k patch of the output, the patches laid every s pixels. A
@@ -173,14 +166,11 @@ interior_pattern = overlap_patterns[3][2:4, 2:4]  # one 2×2 period away from th
 interior_pattern_even = overlap_patterns[4][2:4, 2:4]
 print(f"Patches per output pixel, stride 2, one period inside: kernel 3 {interior_pattern.int().tolist()} "
       f"(uneven: a checkerboard), kernel 4 {interior_pattern_even.int().tolist()} (even)")
-record("overlap_interior_pattern", interior_pattern)
-record("overlap_interior_pattern_kernel4", interior_pattern_even)
 
 # %% Figure: C built from the kernel, and both products
 # Every cell the same size in the bottom row: a 2×2 is drawn half as wide as a 4×4.
-fig, axes = plt.subplot_mosaic([["C"] * 17, list("kkkxxxx.ccyy.tttt")], figsize=(12, 6.8),
+fig, axes = plt.subplot_mosaic([["C"] * 17, list("kkkxxxx.ccyy.tttt")], figsize=(12, 6.8), layout="constrained",
                                height_ratios=[1, 1])
-fig.subplots_adjust(left=0.05, right=0.98, bottom=0.04, top=0.86, wspace=0.4, hspace=0.5)
 kernel_cpu = kernel.cpu()
 weight_limit = 1.6 * kernel_cpu.abs().max().item()  # the darkest cells stay light enough for black text
 matrix_cpu = conv_matrix.cpu().numpy()
@@ -224,8 +214,7 @@ side = min(CLOSE_UP_SIDE, height - 1, width - 1)  # input pixels per side of the
 top, left = (height - side) // 2, (width - side) // 2
 transpose_crop = img_conv_transpose[0, 0, 2 * top:2 * (top + side), 2 * left:2 * (left + side)]
 output_limit = signed_limit(feature_map(img_conv_transpose))
-fig, axes = plt.subplots(1, 2, figsize=(12, 5.8))
-fig.subplots_adjust(left=0.02, right=0.95, bottom=0.06, top=0.84, wspace=0.15)
+fig, axes = plt.subplots(1, 2, figsize=(12, 5.8), layout="constrained")
 draw_signed(fig, axes[0], img_conv_transpose,
             f"ConvTranspose2d(3, 1, 3, stride=2)\n{tuple(img_tensor.shape)} -> {tuple(img_conv_transpose.shape)}",
             limit=output_limit)
@@ -239,14 +228,11 @@ save_figure(fig, args.out_dir, "conv_transpose", photo=True, show=args.show,
                     "checkerboard that uneven patch overlaps leave.")
 
 # %% Figure: why the checkerboard: patches per output pixel, kernel 3 vs kernel 4, stride 2
-fig, axes = plt.subplots(1, 2, figsize=(12, 6.4))
-fig.subplots_adjust(left=0.05, right=0.98, bottom=0.08, top=0.84, wspace=0.2)
+fig, axes = plt.subplots(1, 2, figsize=(12, 7), layout="constrained")
 for ax, (kernel_size, counts) in zip(axes, overlap_patterns.items()):
-    counts = counts.numpy()
-    ax.imshow(counts, cmap="Blues", vmin=0, vmax=2 * counts.max(), interpolation="nearest")
-    for (row, col), value in np.ndenumerate(counts):
-        ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=9)
-    ax.set_title(f"kernel {kernel_size}, stride 2: {'4, 2, 2, 1 repeating' if kernel_size == 3 else 'all 4 inside'}")
+    draw_value_grid(ax, counts, f"kernel {kernel_size}, stride 2: "
+                    f"{'4, 2, 2, 1 repeating' if kernel_size == 3 else 'all 4 inside'}",
+                    cmap="Blues", vmax=2 * counts.max().item(), fontsize=9)
     ax.set(xlabel="output column", ylabel="output row")
 fig.suptitle("How many 3×3 (left) or 4×4 (right) patches reach each output pixel (6×6 input of ones):\n"
              "a kernel not divisible by the stride overlaps unevenly, and the output alternates")
@@ -258,3 +244,8 @@ print(f"Summary: C {tuple(conv_matrix.shape)} and Cᵀ match F.conv2d / F.conv_t
       f"{max(conv_difference, transposed_difference):.0e}; ConvTranspose2d {tuple(img_tensor.shape)} -> "
       f"{tuple(img_conv_transpose.shape)}; the size formula matches {formula_matches}/{formula_cases} real "
       f"layers. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `transposed-size` (the size after a transposed convolution).
+# Read one with `python tools/exercises.py show transposed-size`; hand in your answer with
+# `python tools/exercises.py check transposed-size "..."`.

@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from tools.cli import lesson_parser, start_lesson
-from tools.figures import BLACK, GREY, save_figure
+from tools.figures import BLACK, GREY, draw_value_grid, save_figure
 from tools.metrics import record
 
 parser = lesson_parser("lesson_layers/04_linear.py", __doc__, default_seed=1,
@@ -72,7 +72,6 @@ output = linear_layer(inputs)  # (1, 4): inputs @ weight.T + bias
 by_hand = inputs @ linear_layer.weight.T + linear_layer.bias
 print(f"nn.Linear(3, 4) on {inputs.tolist()}: weight shape {tuple(linear_layer.weight.shape)}, "
       f"output {output.tolist()} (by hand: {by_hand.tolist()})")
-record("linear_weight", linear_layer.weight)
 record("linear_output", output, headline=True)
 
 # %% Beyond the notes: three linear layers without activation are one linear layer
@@ -92,10 +91,8 @@ linear_difference = (stacked - single).abs().max().item()
 relu_difference = (with_relu - single).abs().max().item()
 print(f"{len(stack)} Linear layers {' -> '.join(map(str, STACK_SIZES))} vs the single layer "
       f"W = W3 W2 W1 {tuple(composed_weight.shape)}: max |difference| {linear_difference:.2e}")
-record("composed_weight_shape", list(composed_weight.shape))
 record("collapse_max_abs_difference", linear_difference, headline=True)
 print(f"The same layers with ReLU between them vs that single layer: max |difference| {relu_difference:.4f}")
-record("relu_max_abs_difference", relu_difference)
 
 # The ReLU stack is not any other single linear layer either: fit the best one by least squares
 # (on the CPU, the reference) and measure what is left over.
@@ -106,25 +103,15 @@ linear_best_linear_rms = (design @ torch.linalg.lstsq(design, stacked.cpu()).sol
                           - stacked.cpu()).pow(2).mean().sqrt().item()
 print(f"Best single linear layer fitted by least squares: RMS error {linear_best_linear_rms:.2e} on the "
       f"plain stack, {relu_best_linear_rms:.4f} on the ReLU stack")
-record("linear_best_fit_rms", linear_best_linear_rms)
-record("relu_best_fit_rms", relu_best_linear_rms)
 
 # %% Figure: the 3 -> 4 layer as a picture of its computation
-weight = linear_layer.weight.detach().cpu()
+weight = linear_layer.weight.detach().cpu()  # (4, 3)
 fig, axes = plt.subplots(1, 4, figsize=(9, 4.6), width_ratios=[3, 1, 1, 1], layout="constrained")
-panels = [(weight, "weight W (4, 3)\none row per output"),
-          (inputs.cpu().T, "input x\n(3 features)"),
-          (linear_layer.bias.detach().cpu().unsqueeze(1), "bias b\n(4,)"),
-          (output.detach().cpu().T, "output\ny = Wx + b")]
-for ax, (values, title) in zip(axes, panels):
-    values = values.numpy()
-    ax.imshow(values, cmap="Blues", vmin=0, vmax=max(values.max() * 1.6, 1e-6), aspect="equal")
-    for row in range(values.shape[0]):
-        for col in range(values.shape[1]):
-            ax.text(col, row, f"{values[row, col]:g}", ha="center", va="center", fontsize=13)
-    ax.set_title(title)
+for ax, values, title in zip(axes, (weight, inputs.cpu().T, linear_layer.bias.detach().cpu(), output.detach().cpu().T),
+                             ("weight W (4, 3)\none row per output", "input x\n(3 features)", "bias b\n(4,)",
+                              "output\ny = Wx + b")):
+    draw_value_grid(ax, values, title, cmap="Blues", fontsize=13)
     ax.set_xticks([])
-    ax.set_yticks(range(values.shape[0]))
 rows = [f"y{index} = {w:g}·1 + {w:g}·2 + {w:g}·3 + 0.5 = {y:g}"
         for index, (w, y) in enumerate(zip(weight[:, 0].tolist(), output[0].tolist()))]
 fig.suptitle("nn.Linear(3, 4): every output is a weighted sum of all inputs plus a bias\n"
@@ -132,7 +119,7 @@ fig.suptitle("nn.Linear(3, 4): every output is a weighted sum of all inputs plus
 save_figure(fig, args.out_dir, "linear_layer", show=args.show,
             caption="The notes' nn.Linear(3, 4) with hand-set weights: W, x, b and y = Wx + b as labelled matrices.")
 
-# %% Figure: the collapse, on 2-D points you can see
+# %% The collapse, on 2-D points you can see
 # Three Linear(2, 2) layers map the plane; the composed single layer maps it identically, while a
 # ReLU folds the plane (negative coordinates become 0) and no single linear map can do that.
 # The weights are picked by hand, well-conditioned, so the pictures stay readable: random 2×2 layers
@@ -160,8 +147,10 @@ with torch.no_grad():
             plane_relu = torch.relu(plane_relu)
     plane_single = plane @ plane_weight.T + plane_bias
 plane_difference = (plane_linear - plane_single).abs().max().item()
-record("plane_collapse_max_abs_difference", plane_difference)  # drawn in the figure's title
+print(f"A spiral of {PLANE_POINTS} 2-D points through three Linear(2, 2) layers vs their composed single layer: "
+      f"max |difference| {plane_difference:.1e}")
 
+# %% Figure: the spiral through the linear stack, its single layer, and the ReLU stack
 colour = angles.numpy()  # the same colour marks the same input point in every panel
 fig, axes = plt.subplots(1, 3, figsize=(12, 4.8), layout="constrained")
 axes[0].scatter(*plane.cpu().T.numpy(), c=colour, cmap="viridis", s=12)
@@ -184,3 +173,8 @@ save_figure(fig, args.out_dir, "collapse", show=args.show,
 print(f"Summary: Linear(3, 4) gives {output[0].tolist()}; {len(stack)} linear layers equal one "
       f"(max |difference| {linear_difference:.1e}), with ReLU they do not ({relu_difference:.3f}). "
       f"Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `linear-by-hand` (nn.Linear by hand).
+# Read one with `python tools/exercises.py show linear-by-hand`; hand in your answer with
+# `python tools/exercises.py check linear-by-hand "..."`.

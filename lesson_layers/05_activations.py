@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 
 from tools.cli import lesson_parser, start_lesson
-from tools.figures import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, VERMILLION, save_figure
+from tools.figures import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, VERMILLION, save_figure, shade_where
 from tools.metrics import record
 
 parser = lesson_parser("lesson_layers/05_activations.py", __doc__, default_seed=1,
@@ -78,10 +78,6 @@ for name, activation in activations.items():
     reference[name] = (values, grads)
     print(f"{name:<17} " + "".join(f"{v:9.4f}" for v in values.tolist()))
     print(f"{name + '′':<17} " + "".join(f"{g:9.4f}" for g in grads.tolist()))
-    key = name.split("(")[0].strip().lower()  # "LeakyReLU(0.01)" -> "leakyrelu", "RReLU (eval)" -> "rrelu"
-    record(f"{key}_values", values)
-    record(f"{key}_grads", grads)
-record("reference_x", REFERENCE_X)
 
 # %% Derivative maxima: sigmoid′ ≤ 0.25 and tanh′ ≤ 1, both at x = 0
 curves = {name: function_and_derivative(activation, x_grid) for name, activation in activations.items()}
@@ -91,14 +87,22 @@ sigmoid_grad_argmax = x_grid[curves["Sigmoid"][1].argmax()].item()
 print(f"max sigmoid′ on the grid = {sigmoid_grad_max:.4f} at x = {sigmoid_grad_argmax:.3f} (≤ 0.25); "
       f"max tanh′ = {tanh_grad_max:.4f} (≤ 1)")
 record("sigmoid_grad_max", sigmoid_grad_max, headline=True)
-record("sigmoid_grad_argmax", sigmoid_grad_argmax)
 record("tanh_grad_max", tanh_grad_max, headline=True)
 saturation_x = {}
 for name in ("Sigmoid", "Tanh"):
     values, grads = curves[name]
     saturation_x[name] = x_grid[(grads >= SATURATED_GRAD)].max().item()
     print(f"{name}′ < {SATURATED_GRAD} for |x| > {saturation_x[name]:.2f}: it saturates")
-    record(f"{name.lower()}_saturates_beyond", saturation_x[name])
+
+# The notes' second point against sigmoid: its output is not zero-mean. Over an input symmetric about
+# 0, sigmoid's outputs average 1/2 (σ(x) + σ(−x) = 1) and are all positive, so the next layer only
+# ever sees positive inputs; tanh's average 0.
+output_means = {name: curves[name][0].mean().item() for name in ("Sigmoid", "Tanh")}
+sigmoid_all_positive = bool((curves["Sigmoid"][0] > 0).all())
+tanh_mean = round(output_means["Tanh"], 4) + 0.0  # + 0.0 turns a rounded -0.0 into 0.0: no "-0.0000"
+print(f"Mean output over the symmetric grid [−{X_RANGE:g}, {X_RANGE:g}]: sigmoid {output_means['Sigmoid']:.4f} "
+      f"(every output > 0: {sigmoid_all_positive}), tanh {tanh_mean:.4f}: sigmoid is not zero-mean, tanh is")
+record("sigmoid_output_mean", output_means["Sigmoid"], headline=True)
 
 # Why it matters: backprop multiplies the derivatives of stacked layers. Ten sigmoids in a row,
 # starting at x = 0 (the best place), differentiated by autograd:
@@ -113,8 +117,6 @@ for depth in range(1, CHAIN_LAYERS + 1):
 sigmoid_chain_grad = chain_grads[-1]
 print(f"d/dx of {CHAIN_LAYERS} stacked sigmoids at x = 0: {sigmoid_chain_grad:.3e} "
       f"(bound 0.25^{CHAIN_LAYERS} = {0.25 ** CHAIN_LAYERS:.3e})")
-record("sigmoid_chain_grad", sigmoid_chain_grad)
-record("sigmoid_chain_bound", 0.25 ** CHAIN_LAYERS)
 
 # %% PReLU: a learnable slope, one for all channels or one per channel
 prelu = activations["PReLU"]
@@ -126,10 +128,6 @@ prelu_expected_grad = x_grid[x_grid < 0].sum().item()
 print(f"PReLU(num_parameters=1): weight {prelu.weight.tolist()} (a Parameter: "
       f"{isinstance(prelu.weight, nn.Parameter)}), its gradient {prelu_weight_grad:.2f} "
       f"= Σ of the negative x {prelu_expected_grad:.2f}")
-record("prelu_init", prelu.weight.item())
-record("prelu_weight_shape", list(prelu.weight.shape))
-record("prelu_weight_grad", prelu_weight_grad)
-record("prelu_expected_grad", prelu_expected_grad)
 prelu_channels = nn.PReLU(num_parameters=3, init=PRELU_INIT).to(device)  # weight (3,): one per channel
 prelu_channels_init = prelu_channels.weight.tolist()
 with torch.no_grad():
@@ -140,9 +138,6 @@ channel_slopes_seen = [channel_grads[0, c, 0].item() for c in range(3)]  # f′ 
 print(f"PReLU(num_parameters=3): weight shape {tuple(prelu_channels.weight.shape)}, starts at "
       f"{prelu_channels_init}; set to {CHANNEL_SLOPES}, channel c of a (1, 3, {GRID_POINTS}) input gets "
       f"slope {[round(s, 4) for s in channel_slopes_seen]}")
-record("prelu_channels_weight_shape", list(prelu_channels.weight.shape))
-record("prelu_channels_init", prelu_channels_init)
-record("prelu_channels_slopes_seen", channel_slopes_seen)
 
 # %% RReLU: a random slope per element in training mode, a fixed one in eval mode
 # RReLU draws its slopes inside the layer, from the random generator of the device it runs on, so
@@ -154,27 +149,15 @@ rrelu_slopes = rrelu_train_values[negative] / x_grid[negative]  # the slope each
 print(f"RReLU training mode: {negative.sum().item()} negative inputs drew slopes in "
       f"[{rrelu_slopes.min().item():.4f}, {rrelu_slopes.max().item():.4f}] "
       f"(allowed [{RRELU_LOWER:.4f}, {RRELU_UPPER:.4f}]), mean {rrelu_slopes.mean().item():.4f}")
-record("rrelu_train_slope_count", rrelu_slopes.numel())
-record("rrelu_train_slope_min", rrelu_slopes.min().item())
-record("rrelu_train_slope_max", rrelu_slopes.max().item())
 rrelu_eval_slope = (reference["RReLU (eval)"][0][0] / x_reference[0]).item()
 print(f"RReLU eval mode: slope {rrelu_eval_slope:.4f} = (1/8 + 1/3)/2 = {(RRELU_LOWER + RRELU_UPPER) / 2:.4f}")
 record("rrelu_eval_slope", rrelu_eval_slope, headline=True)
 rrelu_grads_are_slopes = torch.allclose(rrelu_train_grads[negative], rrelu_slopes)
 print(f"  in training mode autograd's f′ is each element's own slope: {rrelu_grads_are_slopes}")
-record("rrelu_train_grads_are_slopes", rrelu_grads_are_slopes)
 
 # %% Figure: every function with its derivative, and the gradient through stacked sigmoids
 fig, axes = plt.subplots(3, 3, figsize=(12, 11.5), layout="constrained")
 x_plot = x_grid.numpy()
-
-
-def shade_saturated(ax, grads):
-    """Shade the x where |f′| < SATURATED_GRAD (adjacent grid points merged into spans)."""
-    saturated = np.abs(grads.numpy()) < SATURATED_GRAD
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], saturated.astype(int), [0]])))
-    for start, stop in zip(edges[::2], edges[1::2]):
-        ax.axvspan(x_plot[start], x_plot[stop - 1], color=VERMILLION, alpha=0.15, lw=0)
 
 
 panels = [("Sigmoid", "Sigmoid: f′ ≤ 0.25"), ("Tanh", "Tanh: f′ ≤ 1"), ("ReLU", "ReLU: f′ = 0 or 1"),
@@ -182,7 +165,7 @@ panels = [("Sigmoid", "Sigmoid: f′ ≤ 0.25"), ("Tanh", "Tanh: f′ ≤ 1"), (
           ("PReLU", f"PReLU(num_parameters=1)\nslope {PRELU_INIT}, learnable")]
 for ax, (name, title) in zip(axes.flat, panels):
     values, grads = curves[name]
-    shade_saturated(ax, grads)
+    shade_where(ax, x_plot, grads.abs() < SATURATED_GRAD)  # where the gradient all but stops
     ax.plot(x_plot, values.numpy(), color=BLUE, lw=2, label="f(x)")
     ax.plot(x_plot, grads.numpy(), color=ORANGE, lw=2, ls="--", label="f′(x) by autograd")
     ax.set_title(title)
@@ -237,3 +220,8 @@ save_figure(fig, args.out_dir, "activations", show=args.show,
 print(f"Summary: sigmoid′ ≤ {sigmoid_grad_max:.4f}, tanh′ ≤ {tanh_grad_max:.4f}; {CHAIN_LAYERS} sigmoids "
       f"shrink the gradient to {sigmoid_chain_grad:.1e}; RReLU slopes in [{rrelu_slopes.min().item():.3f}, "
       f"{rrelu_slopes.max().item():.3f}] training, {rrelu_eval_slope:.4f} eval. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `activations-by-hand` (activations and their slopes by hand).
+# Read one with `python tools/exercises.py show activations-by-hand`; hand in your answer with
+# `python tools/exercises.py check activations-by-hand "..."`.

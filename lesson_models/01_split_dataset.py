@@ -30,12 +30,12 @@ import matplotlib.pyplot as plt
 
 from tools.cli import folder_path, lesson_parser, start_lesson
 from tools.errors import fail, fail_run
-from tools.figures import save_figure
+from tools.figures import draw_photo_grid, save_figure
 from tools.images import open_rgb
 from tools.metrics import record
-from tools.rmb import (CLASS_NAMES, DEFAULT_SPLIT_SEED, check_split_dirs, copy_split, data_source,
-                       default_rmb_dirs, draw_synthetic_photos, existing_folder, folder_checksum,
-                       image_files, split_fingerprint)
+from tools.rmb_dataset import CLASS_NAMES, image_files
+from tools.rmb_prepare import (DEFAULT_SPLIT_SEED, check_split_dirs, copy_split, data_source, default_rmb_dirs,
+                               draw_synthetic_photos, existing_folder, folder_checksum, split_fingerprint)
 
 parser = lesson_parser("lesson_models/01_split_dataset.py", __doc__, default_seed=DEFAULT_SPLIT_SEED,
                        quick="200 small synthetic photos (240×120) in quick_data/ beside the out-dir; data/ is not touched")
@@ -72,17 +72,17 @@ for name in CLASS_NAMES:
     plan["valid"][name] = photos[train_end:valid_end]
     plan["test"][name] = photos[valid_end:]
     print(f"Class:{name}, train:{train_end}, valid:{valid_end - train_end}, test:{len(photos) - valid_end}")
-    for part, files in plan.items():
-        record(f"{part}_{name}", len(files[name]), headline=name == CLASS_NAMES[0])
+    if name == CLASS_NAMES[0]:  # the headline: class 1's counts (both classes are printed)
+        for part, files in plan.items():
+            record(f"{part}_{name}", len(files[name]), headline=True)
 
-# Copy the plan (tools/rmb.py: into a temporary folder renamed when complete; an existing split is
-# kept if it is this very split, refused if it is another).
+# Copy the plan (tools/rmb_prepare.py: every photo checked first, then copied into a temporary folder
+# renamed when complete; an existing split is kept if it is this very split, refused if it is another).
 copied = copy_split(plan, split_dir, raw_dir, args.seed)
 print(f"Copied into {split_dir}" if copied else f"Already in place, nothing copied: {split_dir}")
 
 source_unchanged = folder_checksum(raw_dir) == checksum_before
 print(f"Source folder unchanged: {source_unchanged}")
-record("source_unchanged", source_unchanged)
 if not source_unchanged:
     fail_run(f"{raw_dir} changed while it was being split (is another program writing there?)")
 split_sha256 = split_fingerprint(split_dir)
@@ -91,17 +91,10 @@ record("split_sha256", split_sha256)
 
 # %% Figure: what the photos of each class look like, in each part
 COLUMNS = (("train", 0), ("train", 1), ("valid", 0), ("test", 0))  # (part, which photo of it)
-fig, axes = plt.subplots(len(CLASS_NAMES), len(COLUMNS), figsize=(12, 3.9), layout="constrained")
-for row, name in enumerate(CLASS_NAMES):
-    for column, (part, index) in enumerate(COLUMNS):
-        ax = axes[row, column]
-        ax.imshow(open_rgb(split_dir / part / name / plan[part][name][index].name), aspect="auto")
-        ax.set(xticks=[], yticks=[])
-        ax.spines[:].set_visible(False)
-        if row == 0:
-            ax.set_title(part)
-        if column == 0:
-            ax.set_ylabel(f"{name} yuan", fontsize=14)
+fig = plt.figure(figsize=(12, 4.2), layout="constrained")
+for row_fig, name in zip(fig.subfigures(len(CLASS_NAMES), 1), CLASS_NAMES):
+    photos = [open_rgb(split_dir / part / name / plan[part][name][index].name) for part, index in COLUMNS]
+    draw_photo_grid(row_fig, photos, titles=[part for part, _ in COLUMNS], heading=f"{name} yuan", aspect="auto")
 fig.suptitle(f"Banknote photos ({source}) after the split")
 save_figure(fig, args.out_dir, "split", photo=True, show=args.show,
             caption="Photos of each class (rows) from the train, valid and test folders of the split.")
@@ -110,3 +103,8 @@ save_figure(fig, args.out_dir, "split", photo=True, show=args.show,
 total = sum(len(files) for classes in plan.values() for files in classes.values())
 print(f"Summary: {total} photos split 80/10/10 per class into {split_dir}; {raw_dir} unchanged. "
       f"Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `split-counts` (the 80/10/10 split of an odd count).
+# Read one with `python tools/exercises.py show split-counts`; hand in your answer with
+# `python tools/exercises.py check split-counts "..."`.

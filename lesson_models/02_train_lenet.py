@@ -6,9 +6,9 @@ The notes' RMB example (人民币二分类) in the notes' order: 1 data (RMBData
 then the curves, and inference as create_module does it: one photo at a time, "模型获得X元".
 
     python lesson_models/02_train_lenet.py                 # runs 01 first if there is no split yet
-    python lesson_models/02_train_lenet.py --predict DIR   # then reads your own photos in DIR
+    python lesson_models/02_train_lenet.py --predict DIR   # then reads your photos in DIR (and DIR/1, DIR/100)
 
-Breakpoints: RMBDataset.__getitem__ (tools/rmb.py), or `loss = criterion(outputs, labels)` below.
+Breakpoints: RMBDataset.__getitem__ (tools/rmb_dataset.py), or `loss = criterion(outputs, labels)` below.
 """
 # %%
 import math
@@ -32,18 +32,19 @@ from torchvision import transforms
 
 from model.lenet import LeNet
 from tools.cli import folder_path, learning_rate, lesson_parser, positive_int, start_lesson
-from tools.errors import fail_run
-from tools.figures import BLUE, GREY, VERMILLION, save_figure
+from tools.figures import BLUE, GREY, VERMILLION, draw_photo_grid, save_figure
 from tools.images import open_rgb, transform_invert
+from tools.lenet_training import stop_if_diverged
 from tools.metrics import record
-from tools.rmb import CLASS_NAMES, RMBDataset, add_split_flags, image_files, prepare_split
+from tools.rmb_dataset import CLASS_NAMES, NORM_MEAN, NORM_STD, RMBDataset, labelled_image_files
+from tools.rmb_prepare import add_split_flags, prepare_split
 
 NOTES_LR = 0.01
 parser = lesson_parser("lesson_models/02_train_lenet.py", __doc__, default_seed=1,
                        quick="5 epochs on 200 small photos")
 add_split_flags(parser)  # --data-dir, --raw-dir
 parser.add_argument("--predict", type=folder_path, default=None, metavar="DIR",
-                    help="then read the banknote in each photo in DIR")
+                    help="then read the photos in DIR and its subfolders")
 parser.add_argument("--epochs", type=positive_int, default=None, metavar="N", help="default: 10; 5 with --quick")
 parser.add_argument("--batch-size", type=positive_int, default=16, metavar="N", help="default: 16")
 parser.add_argument("--lr", type=learning_rate, default=NOTES_LR, help=f"learning rate (default: {NOTES_LR})")
@@ -60,23 +61,22 @@ LR = args.lr
 LOG_INTERVAL = 10  # print the training line every 10 iterations, as the notes do
 VAL_INTERVAL = args.val_interval
 IMAGE_SIZE = (32, 32)  # the input size LeNet is built for
-norm_mean, norm_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, as in the notes
 
 # %% Step 1/5: data
 split_dir, source = prepare_split(args)  # --data-dir, or data/rmb_split (made by running 01 if missing)
 print(f"Data: {split_dir} ({source} photos)")
-record("data_source", source)
+record("data_source", source)  # the gallery says which photos the numbers are of
 
 train_transform = transforms.Compose([
     transforms.Resize(IMAGE_SIZE),
     transforms.RandomCrop(32, padding=4),  # pad 4 pixels, crop 32×32 back: a random shift, new each epoch
     transforms.ToTensor(),  # (3, 32, 32) floats in [0, 1]
-    transforms.Normalize(norm_mean, norm_std),
+    transforms.Normalize(NORM_MEAN, NORM_STD),  # ImageNet's mean and std, as in the notes
 ])
 valid_transform = transforms.Compose([
     transforms.Resize(IMAGE_SIZE),
     transforms.ToTensor(),
-    transforms.Normalize(norm_mean, norm_std),
+    transforms.Normalize(NORM_MEAN, NORM_STD),
 ])
 
 # The course decodes each ~1200×600 photo again on every epoch, only to shrink it to 32×32: that is
@@ -89,11 +89,12 @@ train_loader = DataLoader(dataset=train_data, batch_size=BATCH_SIZE, shuffle=Tru
 valid_loader = DataLoader(dataset=valid_data, batch_size=BATCH_SIZE)
 print(f"train {len(train_data)}, valid {len(valid_data)} photos; {len(train_loader)} iterations per epoch; "
       f"{'decoding every photo every epoch' if resize_once is None else 'photos decoded once'}")
-record("train_images", len(train_data))
 
 # Your photos for --predict, read now: a bad folder or photo stops the run before training, not after.
-predict_paths = image_files(args.predict, "--predict") if args.predict else []
-predict_inputs = [valid_transform(open_rgb(path, "--predict photo")) for path in predict_paths]  # (3, 32, 32) each
+# [(path, label or None)]: photos in DIR and in its subfolders; a subfolder named 1 or 100 (the course's
+# test_data/100/100.jpg) says what the photo is, so those are also scored.
+predict_files = labelled_image_files(args.predict, "--predict") if args.predict else []
+predict_inputs = [valid_transform(open_rgb(path, "--predict photo")) for path, _ in predict_files]  # (3, 32, 32) each
 
 # %% Step 2/5: model
 net = LeNet(classes=2)
@@ -108,13 +109,7 @@ optimizer = optim.SGD(net.parameters(), lr=LR, momentum=0.9)
 scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)  # lr × 0.1 every 10 epochs
 
 # %% Step 5/5: iterate
-def stop_if_diverged(loss_value: float, where: str) -> None:
-    """A loss of nan or inf means the weights blew up: every later step would be nan too."""
-    if not math.isfinite(loss_value):
-        fail_run(f"the {where} became {loss_value} (--lr {LR:g}): the steps overshoot; "
-                 f"try --lr {min(NOTES_LR, LR / 10):g}")
-
-
+LR_ADVICE = f"--lr {LR:g} is too large, try --lr {min(NOTES_LR, LR / 10):g}"  # what a diverged run says
 train_curve = []  # the loss of every iteration
 train_loss_per_epoch, train_acc_per_epoch = [], []
 valid_epochs, valid_curve, valid_acc_per_epoch = [], [], []  # after every VAL_INTERVAL-th epoch
@@ -131,7 +126,7 @@ for epoch in range(MAX_EPOCH):
 
         optimizer.zero_grad()
         loss = criterion(outputs, labels)
-        stop_if_diverged(loss.item(), f"training loss at epoch {epoch}, iteration {i + 1}")
+        stop_if_diverged(loss.item(), f"training loss at epoch {epoch}, iteration {i + 1}", LR_ADVICE)
         loss.backward()
         optimizer.step()
 
@@ -164,7 +159,8 @@ for epoch in range(MAX_EPOCH):
                 images_seen += labels.size(0)
         valid_loss = valid_loss_sum / len(valid_loader)  # a mean, not the course's sum of batch losses
         valid_acc = valid_correct / valid_total  # the valid accuracy (the course printed train's)
-        stop_if_diverged(valid_loss, f"valid loss after epoch {epoch} (iteration {(epoch + 1) * iterations_per_epoch})")
+        stop_if_diverged(valid_loss, f"valid loss after epoch {epoch} (iteration {(epoch + 1) * iterations_per_epoch})",
+                         LR_ADVICE)
         valid_epochs.append(epoch)
         valid_curve.append(valid_loss)
         valid_acc_per_epoch.append(valid_acc)
@@ -173,10 +169,7 @@ for epoch in range(MAX_EPOCH):
 
 seconds = time.perf_counter() - start
 images_per_second = images_seen / seconds
-print(f"{MAX_EPOCH} epochs in {seconds:.2f} s ({images_per_second:.0f} images/s)")
-record("epochs", MAX_EPOCH)
-record("seconds", seconds)
-record("images_per_second", images_per_second)
+print(f"{MAX_EPOCH} epochs in {seconds:.2f} s ({images_per_second:.0f} images/s on this machine, now)")
 record("train_acc", train_acc_per_epoch[-1])
 if valid_epochs:
     record("valid_acc", valid_acc_per_epoch[-1], headline=True)
@@ -184,11 +177,6 @@ if valid_epochs:
 # %% Curves: train loss per iteration, valid loss per epoch, on one x-axis
 # Iteration k (counting from 1) ends at x = k; the validation after epoch e runs once the epoch's
 # last iteration is done, so it sits at x = (e + 1) × iterations_per_epoch, above that iteration.
-record("train_loss_per_epoch", train_loss_per_epoch)
-record("train_acc_per_epoch", train_acc_per_epoch)
-record("valid_epochs", valid_epochs)
-record("valid_loss_per_epoch", valid_curve)
-record("valid_acc_per_epoch", valid_acc_per_epoch)
 epoch_ends = [(epoch + 1) * iterations_per_epoch for epoch in range(MAX_EPOCH)]
 fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(10, 8), height_ratios=(1, 1.2), layout="constrained")
 for x in epoch_ends[:-1]:
@@ -235,40 +223,42 @@ test_acc = 1 - len(test_wrong) / len(test_labels)
 wrong_names = [f"{path.parent.name}/{path.name}" for path, _ in (test_data.samples[index] for index in test_wrong)]
 print(f"Test: {test_acc:.2%} of {len(test_labels)} photos right; wrong: {wrong_names or 'none'}")
 record("test_acc", test_acc, headline=True)
-record("test_wrong", wrong_names)
 
-# The photos as the network saw them: Normalize and ToTensor undone (32×32).
-COLUMNS = 10
-shown = min(len(test_images), 4 * COLUMNS)
-rows = math.ceil(shown / COLUMNS)
-fig, axes = plt.subplots(rows, COLUMNS, figsize=(12, 1.55 * rows + 0.7), squeeze=False, layout="constrained")
-for index, ax in enumerate(axes.flat):
-    ax.axis("off")
-    if index >= shown:
-        continue
-    ax.imshow(transform_invert(test_images[index], valid_transform))
-    predicted, true = CLASS_NAMES[test_predictions[index]], CLASS_NAMES[test_labels[index]]
-    if index in test_wrong:
-        ax.set_title(f"✗ read {predicted}\n(is {true})", color=VERMILLION, fontsize=10, fontweight="bold")
-        ax.add_patch(plt.Rectangle((-0.5, -0.5), 32, 32, fill=False, edgecolor=VERMILLION, lw=4, clip_on=False))
-    else:
-        ax.set_title(f"read {predicted}", color=BLUE, fontsize=10)
+# The photos as the network saw them (Normalize and ToTensor undone, 32×32), with what it read.
+COLUMNS, shown = 10, min(len(test_images), 40)
+fig = plt.figure(figsize=(12, 1.55 * math.ceil(shown / COLUMNS) + 0.7), layout="constrained")
+draw_photo_grid(fig, [transform_invert(image, valid_transform) for image in test_images[:shown]], columns=COLUMNS,
+                titles=[f"✗ read {CLASS_NAMES[p]}\n(is {CLASS_NAMES[t]})" if p != t else f"read {CLASS_NAMES[p]}"
+                        for p, t in zip(test_predictions, test_labels)],
+                colours=[VERMILLION if index in test_wrong else BLUE for index in range(shown)], marked=test_wrong)
 verdict = f"{len(test_wrong)} of {len(test_labels)} read wrong (✗)" if test_wrong else f"all {len(test_labels)} read right"
 fig.suptitle(f"Test photos as LeNet sees them (32×32): {verdict}")
 save_figure(fig, args.out_dir, "test_predictions", show=args.show,
             caption="The test photos at the network's 32×32, with the denomination it read; wrong ones marked ✗.")
 
 # %% Your own photos (--predict DIR): the same, one photo at a time
-if predict_inputs:
-    readings = {}
-    with torch.no_grad():
-        for inputs, path in zip(DataLoader(predict_inputs, batch_size=1), predict_paths):  # inputs (1, 3, 32, 32)
-            yuan = CLASS_NAMES[net(inputs.to(device)).argmax(dim=1).item()]
-            print(f"{path.name}: 模型获得{yuan}元 (the model read {yuan} yuan)")
-            readings[path.name] = yuan
-    record("predictions", readings)
+predict_right, predict_known = 0, 0  # over the photos whose subfolder names their class
+with torch.no_grad():
+    for inputs, (path, label) in zip(DataLoader(predict_inputs, batch_size=1), predict_files):  # inputs (1, 3, 32, 32)
+        predicted = net(inputs.to(device)).argmax(dim=1).item()
+        yuan = CLASS_NAMES[predicted]
+        print(f"{path.relative_to(args.predict).as_posix()}: 模型获得{yuan}元 (the model read {yuan} yuan)")
+        if label is not None:
+            predict_known += 1
+            predict_right += predicted == label
+if predict_known:
+    print(f"--predict: {predict_right / predict_known:.2%} of the {predict_known} photos in class folders "
+          f"({', '.join(CLASS_NAMES)}) right")
+    record("predict_acc", predict_right / predict_known)
 
 # %% Summary
 print(f"Summary: {MAX_EPOCH} epochs, train {train_acc_per_epoch[-1]:.2%}, "
       + (f"valid {valid_acc_per_epoch[-1]:.2%}, " if valid_epochs else "")
       + f"test {test_acc:.2%} in {seconds:.1f} s. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `dataloader-steps` (the course's: step into the DataLoader until RMBDataset.__getitem__),
+# `own-dataset` (the course's: a Dataset for your own two classes of photos).
+# Read one with `python tools/exercises.py show dataloader-steps`; hand in your answer with
+# `python tools/exercises.py check dataloader-steps "..."`
+# (a file: `python tools/exercises.py check own-dataset --file my_dataset.py`).

@@ -24,7 +24,6 @@ sys.path.insert(0, str(LESSON_DIR.parent))
 from tools.errors import install_error_hook  # noqa: E402
 install_error_hook()  # from here on, Ctrl-C or a bad input is one line on stderr, never a traceback
 
-import math
 import time
 
 import matplotlib.pyplot as plt
@@ -37,11 +36,12 @@ from torchvision import transforms
 
 from model.lenet import LeNet
 from tools.cli import folder_path, int_between, lesson_parser, positive_int, start_lesson
-from tools.errors import fail_run
-from tools.figures import BLUE, GREY, VERMILLION, save_figure
+from tools.figures import BLUE, GREY, VERMILLION, draw_photo_grid, save_figure
 from tools.images import open_rgb, transform_invert
+from tools.lenet_training import train_epoch
 from tools.metrics import record
-from tools.rmb import CLASS_NAMES, QUICK_PHOTO_SIZE, RMBDataset, add_split_flags, image_files, prepare_split
+from tools.rmb_dataset import CLASS_NAMES, NORM_MEAN, NORM_STD, RMBDataset, image_files
+from tools.rmb_prepare import QUICK_PHOTO_SIZE, add_split_flags, prepare_split
 from tools.rmb_synthetic import PHOTO_SIZE, synthetic_banknote
 
 parser = lesson_parser("lesson_models/04_new_series.py", __doc__, default_seed=1,
@@ -61,18 +61,17 @@ BATCH_SIZE, LR = 16, 0.01  # as in 02_train_lenet and the notes
 IMAGE_SIZE = (32, 32)
 NEW_NOTES = 20  # drawn 2015-series notes, when --new-series-dir is not given
 GRAYSCALE_P = 0.9  # the share of training photos that lose their colour
-norm_mean, norm_std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]  # ImageNet's, as in the notes
 
 # %% Step 1/5: data. The course's photos (1980 series) to train and test on ...
 split_dir, source = prepare_split(args)  # --data-dir, or data/rmb_split (made by running 01 if missing)
 print(f"Data: {split_dir} ({source} photos)")
-record("data_source", source)
+record("data_source", source)  # the gallery says which photos the numbers are of
 
 train_transform = transforms.Compose([  # 02_train_lenet's
     transforms.Resize(IMAGE_SIZE),
     transforms.RandomCrop(32, padding=4),
     transforms.ToTensor(),
-    transforms.Normalize(norm_mean, norm_std),
+    transforms.Normalize(NORM_MEAN, NORM_STD),
 ])
 # The same, plus colour augmentation. Measured (folder README): p=0.5 is not enough, the colour of the
 # other half still decides; ColorJitter(hue=0.5) reads the new notes as well but costs test accuracy.
@@ -81,12 +80,12 @@ augmented_transform = transforms.Compose([
     transforms.RandomGrayscale(p=GRAYSCALE_P),  # 9 photos in 10 become grey (R = G = B): colour stops being a cue
     transforms.RandomCrop(32, padding=4),
     transforms.ToTensor(),
-    transforms.Normalize(norm_mean, norm_std),
+    transforms.Normalize(NORM_MEAN, NORM_STD),
 ])
 valid_transform = transforms.Compose([
     transforms.Resize(IMAGE_SIZE),
     transforms.ToTensor(),
-    transforms.Normalize(norm_mean, norm_std),
+    transforms.Normalize(NORM_MEAN, NORM_STD),
 ])
 # Every photo decoded and shrunk to 32×32 once; the random steps still run on every __getitem__.
 train_data = RMBDataset(split_dir / "train", transform=train_transform, resize_once=IMAGE_SIZE)
@@ -110,11 +109,6 @@ print(f"new-series notes: {len(new_photos)} ({args.new_series_dir or 'drawn by t
 
 
 # %% Steps 2-5: model, loss, optimizer, iterate. One function: the lesson trains 2 × len(SEEDS) times
-def stop_if_diverged(loss_value: float, where: str) -> None:
-    if not math.isfinite(loss_value):
-        fail_run(f"the training loss became {loss_value} at {where}: the steps overshoot")
-
-
 def train_lenet(transform, seed: int, log: bool) -> nn.Module:
     """LeNet trained as 02_train_lenet trains it, on photos prepared by `transform`."""
     torch.manual_seed(seed)  # one seed, one start: the same initial weights and batches for both pipelines
@@ -128,24 +122,12 @@ def train_lenet(transform, seed: int, log: bool) -> nn.Module:
     optimizer = optim.SGD(net.parameters(), lr=LR, momentum=0.9)  # Step 4/5: optimizer
     scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1)
 
-    for epoch in range(MAX_EPOCH):  # Step 5/5: iterate
-        net.train()
-        loss_sum, correct, total = 0.0, 0, 0
-        for inputs, labels in train_loader:
-            inputs, labels = inputs.to(device), labels.to(device)  # (B, 3, 32, 32), (B,)
-            outputs = net(inputs)  # (B, 2)
-            optimizer.zero_grad()
-            loss = criterion(outputs, labels)
-            stop_if_diverged(loss.item(), f"epoch {epoch}, seed {seed}")
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * labels.size(0)
-            correct += (outputs.argmax(dim=1) == labels).sum().item()
-            total += labels.size(0)
+    for epoch in range(MAX_EPOCH):  # Step 5/5: iterate (02's loop, in tools/lenet_training.py)
+        loss, acc = train_epoch(net, train_loader, criterion, optimizer, device, where=f"epoch {epoch}, seed {seed}")
         scheduler.step()
         if log or epoch == MAX_EPOCH - 1:
             print(f"Training:Epoch[{epoch:0>3}/{MAX_EPOCH:0>3}] Iteration[{len(train_loader):0>3}/"
-                  f"{len(train_loader):0>3}] Loss: {loss_sum / total:.4f} Acc:{correct / total:.2%}")
+                  f"{len(train_loader):0>3}] Loss: {loss:.4f} Acc:{acc:.2%}")
     return net.eval()
 
 
@@ -179,7 +161,6 @@ baseline = evaluate(train_lenet(train_transform, SEEDS[0], log=True), "Without a
 record("test_acc_baseline", baseline["test_acc"], headline=True)
 record("new_series_read_as_100_baseline", baseline["read_as_100"], headline=True)
 print("P(100 yuan) of each new note: " + " ".join(f"{p:.2f}" for p in baseline["p100"].tolist()))
-record("new_series_p100_baseline", [round(p, 4) for p in baseline["p100"].tolist()])
 
 # %% Why: in every training photo, red meant 1 yuan
 # The two classes differ in many ways (numeral, pattern, portraits), but at 32×32 colour is the
@@ -190,28 +171,20 @@ record("new_series_p100_baseline", [round(p, 4) for p in baseline["p100"].tolist
 SHOWN = 6  # photos per row
 
 
-def photo_row(subfig, title: str, photos: list, p100_values=None) -> None:
-    """One titled row of photos; with p100_values, what the model read under each."""
-    subfig.suptitle(title, x=0.01, ha="left", fontweight="bold", fontsize=11)
-    for column, ax in enumerate(subfig.subplots(1, SHOWN)):
-        ax.axis("off")
-        if column >= len(photos):
-            continue
-        ax.imshow(photos[column])
-        if p100_values is not None:
-            p = p100_values[column].item()
-            ax.text(0.5, -0.04, f"read {CLASS_NAMES[int(p > 0.5)]} yuan\nP(100) = {p:.2f}", transform=ax.transAxes,
-                    ha="center", va="top", color=BLUE if p > 0.5 else VERMILLION, fontsize=10)
+def readings(p100_values) -> dict:
+    """draw_photo_grid's titles and colours for photos the model read: blue if read as 100 yuan."""
+    return {"titles": [f"read {CLASS_NAMES[int(p > 0.5)]} yuan\nP(100) = {p:.2f}" for p in p100_values[:SHOWN].tolist()],
+            "colours": [BLUE if p > 0.5 else VERMILLION for p in p100_values[:SHOWN].tolist()]}
 
 
-fig = plt.figure(figsize=(12, 5.4), layout="constrained")
+fig = plt.figure(figsize=(12, 5.6), layout="constrained")
 row_figs = fig.subfigures(3, 1, height_ratios=(1, 1, 1.3))
 for row_fig, (label, name), colour in zip(row_figs, enumerate(CLASS_NAMES), ("red-brown", "grey-blue")):
     paths = [path for path, path_label in train_data.samples if path_label == label][:SHOWN]
-    photo_row(row_fig, f"Training photos, {name} yuan (1980 series): {colour}",
-              [open_rgb(path, "RMB image") for path in paths])
-photo_row(row_figs[2], "New: 100 yuan of the 2015 series, red; read by the model trained without augmentation",
-          new_photos, baseline["p100"])
+    draw_photo_grid(row_fig, [open_rgb(path, "RMB image") for path in paths], columns=SHOWN,
+                    heading=f"Training photos, {name} yuan (1980 series): {colour}")
+draw_photo_grid(row_figs[2], new_photos[:SHOWN], columns=SHOWN, **readings(baseline["p100"]),
+                heading="New: 100 yuan of the 2015 series, red; read by the model trained without augmentation")
 save_figure(fig, args.out_dir, "colour_shortcut", photo=True, show=args.show,
             caption="Training photos of each class (red-brown 1 yuan, grey-blue 100 yuan), and new red 2015-series "
                     "100-yuan notes with what the model trained without augmentation read, and its P(100 yuan).")
@@ -225,15 +198,16 @@ augmented = evaluate(train_lenet(augmented_transform, SEEDS[0], log=True), "With
 record("test_acc_augmented", augmented["test_acc"], headline=True)
 record("new_series_read_as_100_augmented", augmented["read_as_100"], headline=True)
 print("P(100 yuan) of each new note: " + " ".join(f"{p:.2f}" for p in augmented["p100"].tolist()))
-record("new_series_p100_augmented", [round(p, 4) for p in augmented["p100"].tolist()])
 
 # What the augmented model was trained on (one photo, SHOWN draws of the pipeline), and what it now reads.
 first_photo = open_rgb(train_data.samples[0][0], "RMB image")
-fig = plt.figure(figsize=(12, 4.2), layout="constrained")
-row_figs = fig.subfigures(2, 1, height_ratios=(1, 1.1))
-photo_row(row_figs[0], f"One training photo through the augmented pipeline, {SHOWN} draws (32×32, as LeNet sees it)",
-          [transform_invert(augmented_transform(first_photo), augmented_transform) for _ in range(SHOWN)])
-photo_row(row_figs[1], "The new notes, read by the model trained with RandomGrayscale", new_photos, augmented["p100"])
+fig = plt.figure(figsize=(12, 4.4), layout="constrained")
+row_figs = fig.subfigures(2, 1, height_ratios=(1, 1.2))
+draw_photo_grid(row_figs[0], [transform_invert(augmented_transform(first_photo), augmented_transform)
+                              for _ in range(SHOWN)],
+                heading=f"One training photo through the augmented pipeline, {SHOWN} draws (32×32, as LeNet sees it)")
+draw_photo_grid(row_figs[1], new_photos[:SHOWN], columns=SHOWN, **readings(augmented["p100"]),
+                heading="The new notes, read by the model trained with RandomGrayscale")
 save_figure(fig, args.out_dir, "augmented", photo=True, show=args.show,
             caption="Top: one training photo through the augmented pipeline (mostly grey, shifted). Bottom: the "
                     "new notes, read by the model trained with RandomGrayscale, with P(100 yuan).")
@@ -245,16 +219,12 @@ for seed in SEEDS[1:]:
     runs["baseline"].append(evaluate(train_lenet(train_transform, seed, log=False), "  without augmentation"))
     runs["augmented"].append(evaluate(train_lenet(augmented_transform, seed, log=False), "  with RandomGrayscale"))
 print(f"{2 * len(SEEDS)} trainings in {time.perf_counter() - start:.1f} s")
-record("seeds", SEEDS)
 print(f"{'seed':>4} | {'test acc':>17} | {'new notes read as 100 yuan':>27}")
 print(f"{'':>4} | {'without':>8} {'with':>8} | {'without':>13} {'with':>13}")
 for index, seed in enumerate(SEEDS):
     without, with_ = runs["baseline"][index], runs["augmented"][index]
     print(f"{seed:>4} | {without['test_acc']:>8.0%} {with_['test_acc']:>8.0%} | "
           f"{without['read_as_100']:>13.0%} {with_['read_as_100']:>13.0%}")
-for name in ("baseline", "augmented"):
-    record(f"test_acc_{name}_per_seed", [run["test_acc"] for run in runs[name]])
-    record(f"new_series_read_as_100_{name}_per_seed", [run["read_as_100"] for run in runs[name]])
 
 fig, (ax_notes, ax_seeds) = plt.subplots(1, 2, figsize=(12, 4.6), width_ratios=(1, 1.3), layout="constrained")
 jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(new_photos))  # spreads the dots sideways
@@ -283,3 +253,8 @@ save_figure(fig, args.out_dir, "new_series_per_seed", show=args.show,
 print(f"Summary: test {baseline['test_acc']:.0%} -> {augmented['test_acc']:.0%}; new-series notes read as "
       f"100 yuan {baseline['read_as_100']:.0%} -> {augmented['read_as_100']:.0%} with RandomGrayscale "
       f"(seed {SEEDS[0]}). Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `closed-set` (a photo of neither class).
+# Read one with `python tools/exercises.py show closed-set`; hand in your answer with
+# `python tools/exercises.py check closed-set "..."`.

@@ -62,7 +62,6 @@ for name, keys in lenet_dictionaries.items():
     kind = type(getattr(lenet, name)).__name__  # a plain dict is ordered too (since Python 3.7)
     print(f"  {'*' if name in NOTES_DICTIONARIES else ' '} {name:<30} {kind:<12} {keys}")
 record("dictionary_count", len(lenet_dictionaries), headline=True)
-record("lenet_dictionaries", lenet_dictionaries)
 hook_dictionaries = [name for name in lenet_dictionaries if "hook" in name]
 print(f"The {len(hook_dictionaries)} hook dictionaries are empty until a hook is registered "
       f"(register_forward_hook and friends); all {len(lenet_dictionaries)} are ordered: items come back "
@@ -72,7 +71,6 @@ print(f"The {len(hook_dictionaries)} hook dictionaries are empty until a hook is
 conv1_dictionaries = dictionaries(lenet.conv1)
 print(f"lenet.conv1._parameters: {conv1_dictionaries['_parameters']}, "
       f"_modules: {conv1_dictionaries['_modules']} (a leaf)")
-record("conv1_dictionaries", conv1_dictionaries)
 
 # .parameters() finds LeNet's parameters by walking _modules and reading each module's _parameters;
 # named_parameters() joins the two keys: "conv1" + "." + "weight".
@@ -82,7 +80,6 @@ lenet_parameters = sum(p.numel() for p in lenet.parameters())
 print(f"Parameters per submodule, read from each one's _parameters: {layer_parameters}")
 print(f"lenet.parameters() walks them all: {lenet_parameters:,} parameters, "
       f"names {[name for name, _ in lenet.named_parameters()][:4]} ...")
-record("layer_parameters", layer_parameters)
 record("lenet_parameters", lenet_parameters, headline=True)
 
 # %% nn.Module.__setattr__ routes every assignment by the type of the value
@@ -96,11 +93,17 @@ print(f"Breakpoint: nn.Module.__setattr__ starts at torch/nn/modules/module.py:{
 state_keys_before = list(lenet.state_dict())  # conv1.weight … fc3.bias: 10 keys
 lenet.temperature = nn.Parameter(torch.ones(1))  # a Parameter: → _parameters, learned
 lenet.head = nn.Linear(2, 2)  # a Module: → _modules (with its own weight and bias)
-lenet.std = nn.Buffer(torch.ones(3))  # a Buffer: → _buffers, saved and moved, not learned
+if hasattr(nn, "Buffer"):  # torch 2.5 or newer
+    lenet.std = nn.Buffer(torch.ones(3))  # a Buffer: → _buffers, saved and moved, not learned
+    buffer_statement = "lenet.std = nn.Buffer(torch.ones(3))"
+else:  # an older torch has no nn.Buffer: the method every torch has puts it in the same place
+    lenet.register_buffer("std", torch.ones(3))
+    buffer_statement = 'lenet.register_buffer("std", torch.ones(3))'
+    print(f"torch {torch.__version__} has no nn.Buffer (new in torch 2.5): {buffer_statement} instead")
 lenet.mean = torch.zeros(3)  # a plain tensor: → __dict__, registered nowhere
 statements = {"temperature": "lenet.temperature = nn.Parameter(torch.ones(1))",  # the lines above, for printing
               "head": "lenet.head = nn.Linear(2, 2)",
-              "std": "lenet.std = nn.Buffer(torch.ones(3))",
+              "std": buffer_statement,
               "mean": "lenet.mean = torch.zeros(3)"}
 
 # lenet.temperature still reads back: an attribute missing from __dict__ is looked up by
@@ -115,8 +118,6 @@ parameters_after = sum(p.numel() for p in lenet.parameters())  # + 1 (temperatur
 state_keys_added = [key for key in lenet.state_dict() if key not in state_keys_before]
 print(f"Parameters now: {parameters_after:,} (+1 temperature, +6 head); state_dict keys added: "
       f"{state_keys_added}; 'mean' in state_dict: {'mean' in lenet.state_dict()}")
-record("parameters_after_assignments", parameters_after)
-record("state_dict_keys_added", state_keys_added)
 
 # .to() converts and moves what it can see. float16 exists on every device, so the dtype shows the
 # difference even on a CPU-only computer; on a GPU the device column shows it too.
@@ -125,7 +126,6 @@ after_to = {"temperature": lenet.temperature, "head.weight": lenet.head.weight, 
 print("After lenet.to(device, torch.float16):")
 for name, tensor in after_to.items():
     print(f"  lenet.{name:<12} {str(tensor.dtype):<14} {tensor.device}")
-record("dtype_after_to", {name: str(tensor.dtype) for name, tensor in after_to.items()})
 
 # %% Figure: where each assignment lands, and what that home means
 home_facts = {  # (in .parameters(), in state_dict, moved by .to())
@@ -160,3 +160,9 @@ save_figure(fig, args.out_dir, "setattr_routing",
 print(f"Summary: LeNet's {lenet_parameters:,} parameters live in its submodules' _parameters, found through "
       f"_modules; a plain tensor attribute stays {lenet.mean.dtype} on {lenet.mean.device} when the rest "
       f"moves. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `lenet-modules-steps` (the course's: step into LeNet(classes=2)),
+# `lenet-parameters` (count LeNet's parameters by hand).
+# Read one with `python tools/exercises.py show lenet-modules-steps`; hand in your answer with
+# `python tools/exercises.py check lenet-modules-steps "..."`.

@@ -53,7 +53,6 @@ print(lenet_named)
 named_layers = [name for name, _ in lenet_named.features.named_children()] + \
                [name for name, _ in lenet_named.classifier.named_children()]
 print(f"Named layers: {', '.join(named_layers)}")
-record("ordered_dict_layer_names", named_layers)
 
 # The three ways of writing LeNet compute the same function: give them the same weights (their
 # parameters come in the same order) and compare the outputs.
@@ -69,7 +68,6 @@ lenet_parameters = [sum(p.numel() for p in net.parameters())
 print(f"LeNet parameters (nn.Module, Sequential, OrderedDict): {lenet_parameters}; "
       f"largest output difference with the same weights: {lenet_max_difference}")
 record("lenet_parameters", lenet_parameters, headline=True)
-record("lenet_max_output_difference", lenet_max_difference)
 
 
 # %% nn.ModuleList: layers you loop over yourself
@@ -92,7 +90,6 @@ module_list_state_entries = len(module_list_net.state_dict())  # a weight and a 
 print(f"ModuleList of {LAYERS} Linear(10, 10): {module_list_parameters:,} parameters, "
       f"{module_list_state_entries} state_dict entries, {tuple(vectors.shape)} → {tuple(module_list_output.shape)}")
 record("module_list_parameters", module_list_parameters, headline=True)
-record("module_list_state_dict_entries", module_list_state_entries)
 
 
 # %% nn.ModuleDict: layers picked by name at run time
@@ -118,8 +115,6 @@ conv_output = module_dict_net(feature_maps, "conv", "relu")  # (4, 10, 30, 30)
 pool_output = module_dict_net(feature_maps, "pool", "prelu")  # (4, 10, 10, 10)
 print(f"ModuleDict: {tuple(feature_maps.shape)} → conv+relu {tuple(conv_output.shape)}, "
       f"pool+prelu {tuple(pool_output.shape)}")
-record("module_dict_conv_shape", list(conv_output.shape))
-record("module_dict_pool_shape", list(pool_output.shape))
 
 
 # %% The pitfall: a plain Python list of layers
@@ -142,25 +137,36 @@ plain_list_parameters = sum(p.numel() for p in plain_list_net.parameters())  # S
 plain_list_state_entries = len(plain_list_net.state_dict())  # torch.save(net.state_dict()) would save nothing
 print(f"Plain list of {LAYERS} Linear(10, 10): self.linears lives in {plain_list_home}; "
       f"{plain_list_parameters} parameters, {plain_list_state_entries} state_dict entries")
-record("plain_list_home", plain_list_home)
 record("plain_list_parameters", plain_list_parameters, headline=True)
-record("plain_list_state_dict_entries", plain_list_state_entries)
 
-# .to() converts and moves only what the module can see. float16 exists on every device, so the
+
+def half_precision(device: torch.device) -> torch.dtype:
+    """float16 where this torch can multiply it on `device` (not on the CPU before torch 2.1 or
+    so: "addmm_impl_cpu_" not implemented for 'Half'), else bfloat16, the other 16-bit type."""
+    try:
+        nn.Linear(2, 2).to(device, torch.float16)(torch.ones(1, 2, device=device, dtype=torch.float16))
+        return torch.float16
+    except RuntimeError:
+        return torch.bfloat16
+
+
+# .to() converts and moves only what the module can see. A 16-bit type exists on every device, so the
 # difference shows on a CPU-only computer too; on a GPU the plain list's layers also stay on the CPU.
+half = half_precision(device)
+if half != torch.float16:
+    print(f"torch {torch.__version__} cannot multiply float16 on {device}: the demo uses {half}")
 layers_converted = {}
 for label, net in (("ModuleList", module_list_net), ("plain list", plain_list_net)):
-    net.to(device, torch.float16)
-    layers_converted[label] = sum(linear.weight.dtype == torch.float16 for linear in net.linears)
-print(f"Layers converted by .to(device, torch.float16): ModuleList {layers_converted['ModuleList']} of "
+    net.to(device, half)
+    layers_converted[label] = sum(linear.weight.dtype == half for linear in net.linears)
+print(f"Layers converted by .to(device, {half}): ModuleList {layers_converted['ModuleList']} of "
       f"{LAYERS}, plain list {layers_converted['plain list']} of {LAYERS}")
-record("layers_converted_by_to", layers_converted)
-half_vectors = vectors.to(device, torch.float16)  # (4, 10)
-print(f"ModuleList forward in float16: {tuple(module_list_net(half_vectors).shape)}")
+half_vectors = vectors.to(device, half)  # (4, 10)
+print(f"ModuleList forward in {half}: {tuple(module_list_net(half_vectors).shape)}")
 try:
     plain_list_net(half_vectors)
 except RuntimeError as error:  # the error a GPU user meets after model.to("cuda")
-    print(f"Plain list forward in float16 fails: {str(error).splitlines()[0]}")
+    print(f"Plain list forward in {half} fails: {str(error).splitlines()[0]}")
 
 # %% Figure: what PyTorch sees of the same 20 layers, in a ModuleList and in a plain list
 seen = {  # title: (ModuleList, plain list)
@@ -195,3 +201,8 @@ save_figure(fig, args.out_dir, "containers",
 print(f"Summary: LeNet has {lenet_parameters[0]:,} parameters however it is written; a ModuleList of "
       f"{LAYERS} Linear(10, 10) has {module_list_parameters:,}, the same layers in a plain list 0. "
       f"Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `containers-count` (ModuleList or a plain list).
+# Read one with `python tools/exercises.py show containers-count`; hand in your answer with
+# `python tools/exercises.py check containers-count "..."`.

@@ -53,7 +53,6 @@ with torch.no_grad():
 torchvision_parameters = sum(p.numel() for p in torchvision_net.parameters())
 print(f"torchvision AlexNet: {torchvision_parameters:,} parameters, {tuple(image.shape)} → "
       f"{tuple(torchvision_output.shape)}")
-record("torchvision_parameters", torchvision_parameters)
 
 # %% Ours: the same layers, with names
 ours = AlexNet(num_classes=1000).to(device)
@@ -69,7 +68,6 @@ max_difference = (our_output - torchvision_output).abs().max().item()
 print(f"Ours: {our_parameters:,} parameters, {tuple(image.shape)} → {tuple(our_output.shape)}; after loading "
       f"torchvision's weights the largest output difference is {max_difference}")
 record("our_parameters", our_parameters, headline=True)
-record("output_shape", list(our_output.shape))
 record("max_output_difference", max_difference, headline=True)
 
 # %% The shape after every stage
@@ -94,7 +92,6 @@ fully_connected_share = fully_connected_parameters / our_parameters
 for name, count in layer_parameters.items():
     print(f"  {name:>19}: {count:>10,} parameters ({count / our_parameters:6.2%})")
 print(f"fc6–fc8 hold {fully_connected_parameters:,} of {our_parameters:,} parameters: {fully_connected_share:.1%}")
-record("layer_parameters", layer_parameters)
 record("fully_connected_share", fully_connected_share, headline=True)
 
 # %% Grouped convolution: the two-GPU cut on one device
@@ -107,7 +104,6 @@ grouped_shape = tuple(conv2_grouped(feature_map).shape)  # the same (1, 192, 27,
 print(f"conv2 64→192, 5×5: {conv2_parameters:,} parameters, weight {tuple(conv2.weight.shape)}; with groups=2: "
       f"{conv2_grouped_parameters:,}, weight {tuple(conv2_grouped.weight.shape)} (each output channel sees 32 "
       f"input channels); output {grouped_shape} either way")
-record("conv2_parameters", conv2_parameters)
 record("conv2_groups2_parameters", conv2_grouped_parameters, headline=True)
 
 # %% Figure: the parameters per layer on a linear axis, and what groups=2 saves in conv2
@@ -140,3 +136,8 @@ save_figure(fig, args.out_dir, "alexnet_parameters",
 print(f"Summary: both AlexNets have {our_parameters:,} parameters ({fully_connected_share:.0%} in fc6–fc8) and give "
       f"the same (1, 1000) output once ours holds torchvision's weights; groups=2 halves conv2 to "
       f"{conv2_grouped_parameters:,}. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `alexnet-named` (the course's: AlexNet with named layers).
+# Read it with `python tools/exercises.py show alexnet-named`; hand in your file with
+# `python tools/exercises.py check alexnet-named --file my_alexnet.py`.

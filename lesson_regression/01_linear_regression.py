@@ -2,14 +2,12 @@
 """Linear regression with hand-written gradient steps.
 
 Fit y = w·x + b to 20 noisy points of y = 2x + 5 by gradient descent: autograd computes the
-gradients, the update w ← w − lr·∂L/∂w is written by hand. The smallest complete training loop
-(notes: linear regression, 线性回归, at the end of the autograd lesson). The notes stop when the
-loss falls below 1; beyond the notes, the same loop then keeps stepping until the gradient
-vanishes and meets the closed-form least-squares fit: a small loss is not a solved problem.
+gradients, the update w ← w − lr·∂L/∂w is written by hand (notes: linear regression, 线性回归, at
+the end of the autograd lesson). The notes stop when the loss falls below 1; beyond the notes, the
+loop keeps stepping until the gradient vanishes and meets the closed-form least-squares fit.
 
-    python lesson_regression/01_linear_regression.py            # the course's run, then beyond it
-    python lesson_regression/01_linear_regression.py --show     # watch the line move
-    python lesson_regression/01_linear_regression.py --lr 10    # steps too large: the loss diverges
+    python lesson_regression/01_linear_regression.py --show                    # watch the line move
+    python lesson_regression/01_linear_regression.py --slope 3 --stop-loss 0.5  # the course's homework
 
 Figures: training.gif, fit.png; what it prints: lesson_regression/README.md.
 A good breakpoint: the `loss.backward()` line; look at w.grad and b.grad before and after it.
@@ -30,13 +28,15 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from tools.cli import learning_rate, lesson_parser, positive_int, start_lesson
+from tools.cli import float_between, learning_rate, lesson_parser, positive_float, positive_int, start_lesson
 from tools.errors import fail_run
-from tools.figures import BLACK, BLUE, GREY, ORANGE, VERMILLION, GifRecorder, save_figure
+from tools.figures import BLACK, BLUE, GREY, VERMILLION, GifRecorder, plot_parameter_paths, save_figure
 from tools.metrics import record
 
 COURSE_LR = 0.05
 COURSE_ITERATIONS = 1000
+COURSE_SLOPE = 2.0  # the notes' y = 2*x + (5 + torch.randn(20, 1))
+COURSE_STOP_LOSS = 1.0  # the notes' stop rule: loss < 1
 
 # No smaller mode: the lesson is fast already, and its GIF and convergence are what it teaches.
 parser = lesson_parser("lesson_regression/01_linear_regression.py", __doc__, default_seed=10, quick=None)
@@ -44,21 +44,26 @@ parser.add_argument("--lr", type=learning_rate, default=COURSE_LR, metavar="LR",
                     help=f"learning rate (default: {COURSE_LR}, as in the notes)")
 parser.add_argument("--iterations", type=positive_int, default=COURSE_ITERATIONS, metavar="N",
                     help=f"the stop rule must hold within N (default: {COURSE_ITERATIONS})")
+parser.add_argument("--slope", type=float_between(-100, 100), default=COURSE_SLOPE, metavar="W",
+                    help=f"the slope of the data, y = W·x + 5 + noise (default: {COURSE_SLOPE:g}, as in the notes)")
+parser.add_argument("--stop-loss", type=positive_float, default=COURSE_STOP_LOSS, metavar="L",
+                    help=f"stop when the loss is below L (default: {COURSE_STOP_LOSS:g}, as in the notes)")
 args = start_lesson(parser)  # flags checked, generators seeded, device picked, out-dir made
 device = args.device
 
 POINTS = 20
-TRUE_W, TRUE_B = 2.0, 5.0
+TRUE_B = 5.0
 LOG_EVERY = 20  # the notes print and test their stop rule every 20 iterations ...
-FRAME_EVERY = 10  # ... and draw then; the GIF draws twice as often, to show the line move
-STOP_LOSS = 1.0  # the notes' stop rule: loss < 1
+# ... and draw then; the GIF draws twice as often, to show the line move (more sparsely in a run
+# longer than the course's, so that a million iterations still draw about a hundred frames).
+FRAME_EVERY = 10 * max(1, args.iterations // COURSE_ITERATIONS)
 CONVERGED_GRADIENT_NORM = 1e-4  # beyond the notes: stop when ‖(∂L/∂w, ∂L/∂b)‖ is about 0 ...
 TRAIN_ON_ITERATIONS = 5000  # ... or after at most this many steps past the notes' stop
 
 # %% Data: y = 2x + 5 + noise, 20 points with x in [0, 10)
 # Drawn on the CPU, then moved, so that every device sees the same numbers.
 x = torch.rand(POINTS, 1) * 10  # (20, 1)
-y = TRUE_W * x + (TRUE_B + torch.randn(POINTS, 1))  # (20, 1)
+y = args.slope * x + (TRUE_B + torch.randn(POINTS, 1))  # (20, 1)
 x, y = x.to(device), y.to(device)
 
 # %% Model: two parameters that autograd tracks
@@ -69,24 +74,27 @@ b = torch.zeros(1).to(device).requires_grad_()  # (1,)
 # The notes stop at the first check where the loss is below 1. Beyond the notes, the same loop
 # then keeps stepping (at most TRAIN_ON_ITERATIONS more) until the gradient has vanished.
 stop_iteration = None  # where the notes' rule fired
-history = {"w": [], "b": []}  # after every iteration's step, for fit.png
+history = {"w": [], "b": []}  # a float per iteration, after its step: the right panel of fit.png
 fig, ax = plt.subplots(figsize=(6, 4.5))
 x_line = torch.tensor([0.0, 10.0])
+y_limits = (min(0.0, y.min().item() - 1), max(30.0, y.max().item() + 1))
 with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
-                 caption="The course's loop every 10 iterations, until the loss < 1 rule stops it: "
-                         "the line after each step, the loss measured before it.") as gif:
+                 caption=f"The course's loop every {FRAME_EVERY} iterations, until the loss < {args.stop_loss:g} "
+                         "rule stops it: the line after each step, the loss measured before it.") as gif:
     for iteration in range(args.iterations + TRAIN_ON_ITERATIONS):
         y_pred = w * x + b  # (20, 1): w and b, (1,), broadcast over the 20 points
         loss = (0.5 * (y - y_pred) ** 2).mean()  # MSE with a ½, so that ∂L/∂ŷ is plainly (ŷ − y)/20
-        if not math.isfinite(loss.item()):
-            fail_run(f"the loss diverged: it became {loss.item()} at iteration {iteration} (lr {args.lr:g}): "
+        loss_value = loss.item()  # one copy to Python per iteration (on a GPU, one synchronisation)
+        if not math.isfinite(loss_value):
+            fail_run(f"the loss diverged: it became {loss_value} at iteration {iteration} (lr {args.lr:g}): "
                      "each step overshoots the minimum by more than it corrects, so w and b swing ever "
                      f"wider; try --lr {COURSE_LR if args.lr > COURSE_LR else args.lr / 10:g}")
         loss.backward()  # fills w.grad and b.grad
         with torch.no_grad():  # the update is not part of the model: autograd must not record it
             w -= args.lr * w.grad  # (the notes write w.data.sub_(lr * w.grad), the same step)
             b -= args.lr * b.grad
-        gradient_norm = torch.hypot(w.grad, b.grad).item()
+        if stop_iteration is not None:  # beyond the notes: is the gradient gone?
+            gradient_norm = torch.hypot(w.grad, b.grad).item()
         w.grad.zero_()  # gradients add up over backward() calls: clear them for the next one
         b.grad.zero_()
         history["w"].append(w.item())
@@ -97,25 +105,24 @@ with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
                 ax.clear()
                 ax.scatter(x.cpu(), y.cpu(), color=BLUE, label="data")
                 ax.plot(x_line, w.item() * x_line + b.item(), color=VERMILLION, lw=3, label="w·x + b")
-                ax.set(xlim=(0, 10), ylim=(0, 30), xlabel="x", ylabel="y",
+                ax.set(xlim=(0, 10), ylim=y_limits, xlabel="x", ylabel="y",
                        title=f"Iteration {iteration}: w {w.item():.4f}, b {b.item():.4f} (after the step)\n"
-                             f"Loss={loss.item():.4f} (measured before the step)")
+                             f"Loss={loss_value:.4f} (measured before the step)")
                 ax.legend(loc="upper left")
                 gif.frame()
             if iteration % LOG_EVERY == 0:
-                print(f"Iteration: {iteration:4d}  loss: {loss.item():8.4f}  w: {w.item():.4f}  b: {b.item():.4f}")
-                if loss.item() < STOP_LOSS:
-                    stop_iteration, stop_w, stop_b = iteration, w.item(), b.item()
-                    print(f"Stopped at iteration {stop_iteration} (loss {loss.item():.4f} < {STOP_LOSS:g}): "
+                print(f"Iteration: {iteration:4d}  loss: {loss_value:8.4f}  w: {w.item():.4f}  b: {b.item():.4f}")
+                if loss_value < args.stop_loss:
+                    stop_iteration, stop_loss, stop_w, stop_b = iteration, loss_value, w.item(), b.item()
+                    print(f"Stopped at iteration {stop_iteration} (loss {stop_loss:.4f} < {args.stop_loss:g}): "
                           f"w = {stop_w:.4f}, b = {stop_b:.4f}")
                     record("stop_iteration", stop_iteration, headline=True)
-                    record("stop_loss", loss.item())
                     record("w", stop_w, headline=True)
                     record("b", stop_b, headline=True)
             if stop_iteration is None and iteration + 1 == args.iterations:  # the notes' range(1000) is over
-                fail_run(f"ran out of iterations: the notes' stop rule (loss < {STOP_LOSS:g}, checked every "
+                fail_run(f"ran out of iterations: the notes' stop rule (loss < {args.stop_loss:g}, checked every "
                          f"{LOG_EVERY} iterations) never held in {args.iterations} iterations (the last loss "
-                         f"was {loss.item():.4f}); try --iterations {max(COURSE_ITERATIONS, 2 * args.iterations)}")
+                         f"was {loss_value:.4f}); try --iterations {max(COURSE_ITERATIONS, 2 * args.iterations)}")
         elif gradient_norm < CONVERGED_GRADIENT_NORM or iteration == stop_iteration + TRAIN_ON_ITERATIONS:
             break  # beyond the notes: trained on until the gradient vanished (or for long enough)
 plt.close(fig)
@@ -123,9 +130,6 @@ plt.close(fig)
 converged = gradient_norm < CONVERGED_GRADIENT_NORM
 print(f"Trained on:     w = {w.item():.4f}, b = {b.item():.4f} at iteration {iteration} "
       f"({f'converged: gradient norm < {CONVERGED_GRADIENT_NORM:g}' if converged else 'not yet converged'})")
-record("converged_iteration", iteration if converged else None)
-record("converged_w", w.item())
-record("converged_b", b.item())
 
 # %% Beyond the notes: the closed-form least-squares fit
 # Solve [x 1]·[w b]ᵀ ≈ y in one step. On the CPU: it is the authority we compare with, and not
@@ -141,37 +145,29 @@ record("lstsq_b", lstsq_b, headline=True)
 # %% Figure: the stopped fit beside least squares, and w and b over the iterations
 fig, (ax_fit, ax_params) = plt.subplots(1, 2, figsize=(12, 4.8))
 ax_fit.scatter(x.cpu(), y.cpu(), color=BLUE, label="data")
-ax_fit.plot(x_line, stop_w * x_line + stop_b, color=VERMILLION, lw=2,
-            label=f"stopped at loss < 1: y = {stop_w:.2f}x + {stop_b:.2f}")
-ax_fit.plot(x_line, lstsq_w * x_line + lstsq_b, "--", color=BLACK, lw=2,
-            label=f"least squares: y = {lstsq_w:.2f}x + {lstsq_b:.2f}")
-ax_fit.plot(x_line, TRUE_W * x_line + TRUE_B, ":", color=GREY, lw=2, label="truth: y = 2x + 5")
-ax_fit.set(xlim=(0, 10), ylim=(0, 30), xlabel="x", ylabel="y",
-           title="Where the loss < 1 rule stops, and the best line")
+for (slope, intercept), style, colour, label in (
+        ((stop_w, stop_b), "-", VERMILLION, f"stopped at loss < {args.stop_loss:g}"),
+        ((lstsq_w, lstsq_b), "--", BLACK, "least squares"),
+        ((args.slope, TRUE_B), ":", GREY, "truth")):
+    ax_fit.plot(x_line, slope * x_line + intercept, style, color=colour, lw=2,
+                label=f"{label}: y = {slope:.2f}x + {intercept:.2f}")
+ax_fit.set(xlim=(0, 10), ylim=y_limits, xlabel="x", ylabel="y",
+           title=f"Where the loss < {args.stop_loss:g} rule stops, and the best line")
 ax_fit.legend(loc="upper left")
-
-iterations = range(len(history["w"]))
-for name, values, best, colour in (("w", history["w"], lstsq_w, BLUE), ("b", history["b"], lstsq_b, ORANGE)):
-    ax_params.plot(iterations, values, color=colour, lw=2)
-    ax_params.axhline(best, color=colour, ls="--", lw=1)
-    # Labels beside the lines, not a legend box that would sit on them.
-    ax_params.text(1, best + 0.12, f"least-squares {name} = {best:.2f}", color=colour, va="bottom")
-    ax_params.text(len(values) * 1.08, values[-1], name, color=colour, va="center", fontweight="bold")
-ax_params.axvline(stop_iteration, color=BLACK, lw=1)
-text_on_left = math.log1p(stop_iteration) > 0.7 * math.log1p(len(values))  # the axis is logarithmic past 10
-ax_params.annotate(f"the notes' rule\nstops here\n(b = {stop_b:.2f})", (stop_iteration, stop_b),
-                   xytext=(-20 if text_on_left else 20, 0.08), textcoords=("offset points", "axes fraction"),
-                   ha="right" if text_on_left else "left", arrowprops={"arrowstyle": "->"})
-ax_params.set_xscale("symlog", linthresh=10)  # linear up to 10, logarithmic beyond
-lowest = min(0.0, *history["w"], *history["b"])
-ax_params.set(xlim=(0, len(values)), ylim=(lowest, max(5.5, lstsq_b + 0.7)),
-              xlabel="iteration (log scale past 10)", ylabel="parameter value (w, b)",
-              title="b needs far more iterations than the rule gives it")
+plot_parameter_paths(ax_params, {"w": (history["w"], lstsq_w), "b": (history["b"], lstsq_b)},
+                     stop_iteration, f"the notes' rule\nstops here\n(b = {stop_b:.2f})",
+                     title="b needs far more iterations than the rule gives it")
 save_figure(fig, args.out_dir, "fit", show=args.show,
-            caption="Left: the line where the notes' loss < 1 rule stops, beside the least-squares line; "
+            caption="Left: the line where the notes' loss rule stops, beside the least-squares line; "
                     "right: w and b over every iteration, b still far from least squares at the stop.")
 
 # %% Summary
 print(f"Summary: the course's rule stopped at iteration {stop_iteration} with w = {stop_w:.2f}, "
       f"b = {stop_b:.2f}; least squares says w = {lstsq_w:.2f}, b = {lstsq_b:.2f}. "
       f"Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `linear-slope-stop` (the course's: another slope and stop rule),
+# `linear-gradient` (one gradient by hand), `linear-diverge` (a learning rate too large).
+# Read one with `python tools/exercises.py show linear-slope-stop`; hand in your answer with
+# `python tools/exercises.py check linear-slope-stop "..."`.

@@ -2,16 +2,15 @@
 """Logistic regression with nn.Module, BCELoss and SGD with momentum.
 
 Two clouds of 100 points, one per class; the model z = w0·x0 + w1·x1 + b, p = sigmoid(z) learns a
-straight line between them in the five steps of every training script in the notes (data, model,
-loss, optimizer, iterate). Then the notes' log-odds form ln[p/(1−p)] = w·x + b, checked on the
-trained model (notes: logistic regression, 逻辑回归, at the end of the autograd lesson).
+straight line between them in the notes' five steps (data, model, loss, optimizer, iterate). Then
+the log-odds form ln[p/(1−p)] = w·x + b, checked on the trained model, beside the log-linear
+reading ln y = w·x + b (notes: logistic regression, 逻辑回归, end of the autograd lesson).
 
-    python lesson_regression/02_logistic_regression.py
     python lesson_regression/02_logistic_regression.py --show --momentum 0   # plain SGD, watched
+    python lesson_regression/02_logistic_regression.py --mean-value 1        # the course's homework
 
 Figures: training.gif, decision_boundary.png; what it prints: lesson_regression/README.md.
-A good breakpoint: `optimizer.step()`; compare net.features.weight before and after it, and look
-at net.features.weight.grad and optimizer.state (the momentum buffers).
+A good breakpoint: `optimizer.step()`; compare net.features.weight before and after it.
 """
 # %%
 import sys
@@ -30,13 +29,15 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from tools.cli import learning_rate, lesson_parser, momentum, positive_int, start_lesson
+from tools.cli import float_between, learning_rate, lesson_parser, momentum, positive_int, start_lesson
 from tools.errors import fail_run
-from tools.figures import (BLACK, BLUE, DIVERGING_CMAP, GREEN, GREY, VERMILLION, GifRecorder,
+from tools.figures import (BLACK, BLUE, VERMILLION, GifRecorder, plot_checks, plot_probability_map,
                            save_figure)
 from tools.metrics import record
 
 COURSE_LR, COURSE_MOMENTUM, COURSE_ITERATIONS = 0.01, 0.9, 1000
+COURSE_MEAN_VALUE = 1.7  # the notes' mean_value: class 0 around (+1.7, +1.7), class 1 around (−1.7, −1.7) ...
+COURSE_BIAS = 1.0  # ... and the notes' bias: both clouds shifted by +1, so the line must learn a bias too
 LOG_EVERY = 20  # the notes print, draw and test their stop rule every 20 iterations
 QUICK_FRAME_EVERY = 100  # --quick draws fewer GIF frames, which cost the most time
 
@@ -49,22 +50,27 @@ parser.add_argument("--momentum", type=momentum, default=COURSE_MOMENTUM, metava
                     help=f"SGD momentum in [0, 1) (default: {COURSE_MOMENTUM}, as in the notes)")
 parser.add_argument("--iterations", type=positive_int, default=COURSE_ITERATIONS, metavar="N",
                     help=f"the stop rule must hold within N (default: {COURSE_ITERATIONS})")
+parser.add_argument("--mean-value", type=float_between(0, 100), default=COURSE_MEAN_VALUE, metavar="M",
+                    help=f"the clouds' centres are ±(M, M) (default: {COURSE_MEAN_VALUE:g}, the notes' mean_value)")
+parser.add_argument("--bias", type=float_between(-100, 100), default=COURSE_BIAS, metavar="B",
+                    help=f"both clouds shifted by B (default: {COURSE_BIAS:g}, the notes' bias)")
 args = start_lesson(parser)  # flags checked, generators seeded, device picked, out-dir made
 device = args.device
 
 SAMPLES_PER_CLASS = 100
-CLASS_MEAN = 1.7  # class 0 sits around (+1.7, +1.7), class 1 around (−1.7, −1.7) ...
-SHIFT = 1.0  # ... and both clouds are shifted by +1, so the line must learn a bias too
 STOP_ACCURACY = 0.99  # the notes' stop rule: accuracy > 0.99
 THRESHOLD = 0.5  # predict class 1 when p >= 0.5
-FRAME_EVERY = QUICK_FRAME_EVERY if args.quick else LOG_EVERY
-X0_RANGE, X1_RANGE = (-5, 7), (-7, 7)  # what the figures show of the plane
+# A frame at every check (every 100th with --quick), more sparsely in a run longer than the
+# course's, so that a million iterations still draw about fifty frames.
+FRAME_EVERY = (QUICK_FRAME_EVERY if args.quick else LOG_EVERY) * max(1, args.iterations // COURSE_ITERATIONS)
+# What the figures show of the plane, on both axes: both clouds, whatever --mean-value and --bias.
+PLANE = (min(-7.0, args.bias - args.mean_value - 4), max(7.0, args.bias + args.mean_value + 4))
 FLOAT64_RESOLVED_Z = 20  # the log-odds check in float64 holds to ~1e-16·e^|z|: tight below |z| = 20
 
 # %% Step 1, data: two Gaussian clouds with standard deviation 1
 ones = torch.ones(SAMPLES_PER_CLASS, 2)  # (100, 2)
-x0 = torch.normal(CLASS_MEAN * ones, 1) + SHIFT  # (100, 2), class 0
-x1 = torch.normal(-CLASS_MEAN * ones, 1) + SHIFT  # (100, 2), class 1
+x0 = torch.normal(args.mean_value * ones, 1) + args.bias  # (100, 2), class 0
+x1 = torch.normal(-args.mean_value * ones, 1) + args.bias  # (100, 2), class 1
 train_x = torch.cat([x0, x1]).to(device)  # (200, 2)
 train_y = torch.cat([torch.zeros(SAMPLES_PER_CLASS), torch.ones(SAMPLES_PER_CLASS)]).to(device)  # (200,)
 
@@ -90,31 +96,25 @@ loss_fn = nn.BCELoss()
 optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
 
 
-# %% Drawing helpers: the two classes, and the decision line p = 0.5, i.e. z = 0
+# %% Drawing: the two classes, and the decision line p = 0.5, i.e. z = 0
 def line_parameters() -> tuple:
     w0, w1 = net.features.weight[0].tolist()
     return w0, w1, net.features.bias.item()
 
 
-def draw_classes(ax) -> None:
+def draw_classes_and_line(ax) -> None:
     ax.scatter(x0[:, 0], x0[:, 1], color=VERMILLION, s=18, label="class 0")
     ax.scatter(x1[:, 0], x1[:, 1], color=BLUE, s=18, marker="s", label="class 1")
-    ax.set(xlim=X0_RANGE, ylim=X1_RANGE, xlabel="x0", ylabel="x1")
-
-
-def draw_decision_line(ax) -> None:
-    """The line w0·x0 + w1·x1 + b = 0 across the whole axes, whatever its slope."""
     w0, w1, b = line_parameters()
-    norm2 = w0 ** 2 + w1 ** 2
-    if norm2 > 0:  # with w = 0 there is no line: p is the same everywhere
-        point = (-b * w0 / norm2, -b * w1 / norm2)  # the line's point nearest the origin
+    if w0 or w1:  # the line w0·x0 + w1·x1 + b = 0 (with w = 0 there is none: p is the same everywhere)
+        point = (-b * w0 / (w0 ** 2 + w1 ** 2), -b * w1 / (w0 ** 2 + w1 ** 2))  # its point nearest the origin
         ax.axline(point, (point[0] - w1, point[1] + w0), color=BLACK, lw=2, label="decision line p = 0.5")
+    ax.set(xlim=PLANE, ylim=PLANE, xlabel="x0", ylabel="x1")
 
 
 # %% Step 5, iterate: forward, loss, backward, step; every 20 iterations measure and draw
-fig, ax = plt.subplots(figsize=(8, 5.2))
-fig.subplots_adjust(left=0.08, right=0.72, top=0.86, bottom=0.1)  # room for the legend on the right
-curves = {"iteration": [], "loss": [], "accuracy": []}  # at every check, for the final figure
+fig, ax = plt.subplots(figsize=(8, 5.2), layout="constrained")
+checks = {"iteration": [], "loss": [], "accuracy": []}  # three floats per check, for the final figure
 with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
                  caption="The decision line turning as SGD trains, until the accuracy passes 0.99: "
                          "the line after each step, loss and accuracy measured before it.") as gif:
@@ -133,16 +133,14 @@ with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
             predicted = (y_pred.squeeze(1) >= THRESHOLD).float()  # (200,) of 0s and 1s
             # Count in integers: a float32 mean makes 198/200 into 0.99000001, which is "> 0.99".
             accuracy = (predicted == train_y).sum().item() / train_y.numel()
-            curves["iteration"].append(iteration)
-            curves["loss"].append(loss.item())
-            curves["accuracy"].append(accuracy)
+            for key, value in zip(checks, (iteration, loss.item(), accuracy)):
+                checks[key].append(value)
             w0, w1, b = line_parameters()
             print(f"Iteration: {iteration:4d}  loss: {loss.item():.4f}  accuracy: {accuracy:7.2%}  "
                   f"w0: {w0:.2f} w1: {w1:.2f} b: {b:.2f}")
             if iteration % FRAME_EVERY == 0 or accuracy > STOP_ACCURACY:
                 ax.clear()
-                draw_classes(ax)
-                draw_decision_line(ax)
+                draw_classes_and_line(ax)
                 # The text sits in the title and the legend outside the axes: the moving line never crosses them.
                 ax.set_title(f"Iteration {iteration}: Loss={loss.item():.4f}, accuracy {accuracy:.1%} "
                              f"(before the step)\nline after the step: w0 {w0:.2f}, w1 {w1:.2f}, b {b:.2f}")
@@ -151,12 +149,12 @@ with GifRecorder(fig, args.out_dir / "training.gif", fps=2, show=args.show,
             if accuracy > STOP_ACCURACY:
                 break
     if accuracy <= STOP_ACCURACY:  # the loop ran to its end: the stop rule never held
-        first_loss = curves["loss"][0]
+        first_loss = checks["loss"][0]
         hint = (f"the loss grew from {first_loss:.4f}: the steps are too large; try --lr {COURSE_LR:g}"
                 if loss.item() > first_loss else f"try --iterations {max(COURSE_ITERATIONS, 2 * args.iterations)}")
         fail_run(f"ran out of iterations: the accuracy never passed {STOP_ACCURACY:g} in {args.iterations} "
-                 f"iterations (last check: {accuracy:.2%} at iteration {curves['iteration'][-1]}, loss "
-                 f"{curves['loss'][-1]:.4f}, lr {args.lr:g}, momentum {args.momentum:g}); {hint}")
+                 f"iterations (last check: {accuracy:.2%} at iteration {checks['iteration'][-1]}, loss "
+                 f"{checks['loss'][-1]:.4f}, lr {args.lr:g}, momentum {args.momentum:g}); {hint}")
 plt.close(fig)
 
 stop_iteration, w0, w1, b = iteration, *line_parameters()
@@ -165,9 +163,6 @@ print(f"Stopped at iteration {stop_iteration}: accuracy {accuracy:.2%}, loss {lo
 record("stop_iteration", stop_iteration, headline=True)
 record("accuracy", accuracy, headline=True)
 record("loss", loss.item())
-record("w0", w0)
-record("w1", w1)
-record("b", b)
 
 # %% The log-odds form: ln[p / (1 − p)] = w·x + b
 # The notes write logistic regression as a linear model of the log-odds: the logit of the
@@ -192,35 +187,30 @@ print(f"Log-odds: max |ln[p/(1−p)] − z| over the {resolved.sum().item()} poi
       f"= {log_odds_difference:.1e} in float64 ({float32_difference:.1e} in float32, where |z| reaches "
       f"{z.abs().max().item():.1f})")
 record("log_odds_max_abs_difference", log_odds_difference, headline=True)
-record("log_odds_max_abs_difference_float32", float32_difference)
 
-# %% Figure: the final line over the model's probability map, and the training curves
+# %% Log-odds (对数几率) is not log-linear (对数回归) regression
+# Log-linear regression reads the same linear output as ln y = w·x + b, so y = e^z: a positive
+# number without an upper end, fit to a positive target. Read that way, the trained z is no
+# probability: e^z passes 1 wherever the model says class 1. The log-odds reading
+# p = 1 / (1 + e^(−z)) keeps every point inside (0, 1).
+log_linear_y = z.exp()  # (200,)
+above_one = (log_linear_y > 1).sum().item()
+print(f"Log-linear reading of the same z: y = e^z spans {log_linear_y.min().item():.1e} to "
+      f"{log_linear_y.max().item():.1e} and is > 1 at {above_one} of {z.numel()} points (no probability); "
+      f"the log-odds reading p spans {p.min().item():.1e} to {p.max().item():.6f}")
+
+# %% Figure: the final line over the model's probability map, and the loss and accuracy per check
 fig = plt.figure(figsize=(12, 5.4), layout="constrained")
 map_area, curve_area = fig.add_gridspec(1, 2, width_ratios=[1.25, 1], wspace=0.08)
 ax_map = fig.add_subplot(map_area)
-ax_loss, ax_accuracy = curve_area.subgridspec(2, 1).subplots(sharex=True)
-grid_x0, grid_x1 = torch.meshgrid(torch.linspace(*X0_RANGE, 200), torch.linspace(*X1_RANGE, 200), indexing="xy")
-grid = torch.stack([grid_x0.flatten(), grid_x1.flatten()], dim=1).to(device)  # (40000, 2)
 with torch.no_grad():
-    probability = net(grid).reshape(grid_x0.shape).cpu()  # (200, 200): p(class 1) at each point
-# The shared diverging map, centred on p = 0.5 and turned so that its orange end lies under
-# class 0 (vermillion) and its purple end under class 1 (blue).
-probability_cmap = plt.get_cmap(DIVERGING_CMAP).reversed()
-contour = ax_map.contourf(grid_x0, grid_x1, probability, levels=20, cmap=probability_cmap, vmin=0, vmax=1,
-                          alpha=0.4)
-fig.colorbar(contour, ax=ax_map, label="p(class 1)", ticks=[0, 0.25, 0.5, 0.75, 1], pad=0.03)
-draw_classes(ax_map)
-draw_decision_line(ax_map)
+    plot_probability_map(ax_map, lambda points: net(points.to(device)).cpu(), PLANE, PLANE,
+                         label="p(class 1)")
+draw_classes_and_line(ax_map)
 ax_map.set_title(f"Iteration {stop_iteration}: accuracy {accuracy:.1%}")
 ax_map.legend(loc="lower left")
-
-ax_loss.plot(curves["iteration"], curves["loss"], "o-", color=BLUE, ms=4)
-ax_loss.set(ylabel="BCE loss", title="Loss falls; accuracy passes the stop rule")
-ax_accuracy.plot(curves["iteration"], curves["accuracy"], "s-", color=GREEN, ms=4)
-ax_accuracy.axhline(STOP_ACCURACY, color=GREY, ls="--", lw=1)
-ax_accuracy.text(0, STOP_ACCURACY + 0.002, f"stop rule: accuracy > {STOP_ACCURACY:g}", color=GREY, va="bottom")
-ax_accuracy.set(xlabel="iteration", ylabel="accuracy", ylim=(min(0.9, min(curves["accuracy"]) - 0.01), 1.0))
-ax_accuracy.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.0%}"))
+plot_checks(curve_area.subgridspec(2, 1).subplots(sharex=True), checks, stop_accuracy=STOP_ACCURACY,
+            title="Loss falls; accuracy passes the stop rule")
 save_figure(fig, args.out_dir, "decision_boundary", show=args.show,
             caption="The trained decision line over the model's probability map p(class 1), "
                     "and the loss and accuracy at every check until the accuracy passes 0.99.")
@@ -228,3 +218,9 @@ save_figure(fig, args.out_dir, "decision_boundary", show=args.show,
 # %% Summary
 print(f"Summary: accuracy {accuracy:.1%} at iteration {stop_iteration}; ln[p/(1−p)] = z to "
       f"{log_odds_difference:.0e}. Outputs in {args.out_dir}")
+
+# %% [markdown]
+# **Exercises** (作业): `logistic-mean-value` and `logistic-bias` (the course's: why it classifies,
+# mean_value smaller and larger, another bias), `logistic-switch` (where the answer switches).
+# Read one with `python tools/exercises.py show logistic-mean-value`; hand in your answer with
+# `python tools/exercises.py check logistic-mean-value "..."`.

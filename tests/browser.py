@@ -28,17 +28,14 @@ Promise.all(Array.from(document.images).map(img => new Promise(resolve => {
 })))
 """
 
-# The phone check: the page is laid out at the screen's width (a viewport meta tag), nothing reaches
-# past the right edge except inside a box that scrolls, no text is clipped by its box, every image is
-# a lazy link to its own full-size file with its size given, and no lesson heading is cut
-# (it ends its sentence and fits its box).
-PAGE_CHECK = """
+# The phone check, for any page: it is laid out at the screen's width (a viewport meta tag), nothing
+# reaches past the right edge except inside a box that scrolls, and no text is clipped by its box.
+LAYOUT_CHECK = """
 (() => {
   const problems = [];
   const screen = document.documentElement.clientWidth;
   const describe = el => '<' + el.tagName.toLowerCase() + '> '
     + (el.textContent || el.getAttribute('src') || '').trim().slice(0, 60);
-  const source = img => img.getAttribute('src');
   const meta = document.querySelector('meta[name="viewport"]');
   if (!meta || !/width=device-width/.test(meta.content))
     problems.push('no <meta name="viewport" content="width=device-width, ...">');
@@ -58,10 +55,21 @@ PAGE_CHECK = """
     const rect = el.getBoundingClientRect();
     if (rect.width === 0 && rect.height === 0) continue;  // not shown (inside a folded <details>)
     if (rect.right > screen + 1 && !scrollsInside(el)) problems.push('reaches past the screen: ' + describe(el));
+    if (el.tagName === 'IMG' && rect.width > screen + 1) problems.push('image wider than the screen: ' + describe(el));
     const style = getComputedStyle(el);
     const clips = style.overflowX === 'hidden' || style.overflowX === 'clip' || style.textOverflow === 'ellipsis';
     if (clips && el.scrollWidth > el.clientWidth + 1) problems.push('text cut by its box: ' + describe(el));
   }
+  return problems;
+})()
+"""
+
+# The gallery's own rules on top (pages made by hand): every image is a lazy link to its own
+# full-size file with its size given, and no lesson heading is cut (it ends its sentence and fits).
+GALLERY_CHECK = """
+(() => {
+  const problems = [];
+  const source = img => (img.getAttribute('src') || '').slice(0, 80);
   for (const img of document.images) {
     const link = img.closest('a');
     if (!link) problems.push('image not inside a link: ' + source(img));
@@ -78,6 +86,8 @@ PAGE_CHECK = """
   return problems;
 })()
 """
+
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
 
 
 def find_chromium():
@@ -160,7 +170,7 @@ class Chromium:
         """
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network", "DOM", "CSS"):
             self.send(f"{domain}.enable", session_id=session)
         if width is not None:
             self.send("Emulation.setDeviceMetricsOverride",
@@ -183,9 +193,29 @@ class Chromium:
         did not load. width and height are the tag's attributes (None where missing)."""
         return self.evaluate(LOAD_IMAGES, session_id, await_promise=True)
 
-    def layout_problems(self, session_id: str) -> list:
-        """What breaks the page on the tab's screen, one line each (see PAGE_CHECK)."""
-        return self.evaluate(PAGE_CHECK, session_id)
+    def layout_problems(self, session_id: str, gallery_rules: bool = True) -> list:
+        """What breaks the page on the tab's screen, one line each (LAYOUT_CHECK; with
+        gallery_rules, GALLERY_CHECK's rules for hand-made pages too)."""
+        problems = self.evaluate(LAYOUT_CHECK, session_id)
+        return problems + (self.evaluate(GALLERY_CHECK, session_id) if gallery_rules else [])
+
+    def requests(self, session_id: str) -> list:
+        """Every URL the tab asked for (the page itself, images, styles, scripts, fonts...)."""
+        return [event["params"]["request"]["url"] for event in self.events
+                if event.get("sessionId") == session_id and event.get("method") == "Network.requestWillBeSent"]
+
+    def foreign_requests(self, session_id: str) -> list:
+        """The URLs the tab asked another host for (anything not file:, data:, about: or blob:)."""
+        return [url[:120] for url in self.requests(session_id) if not url.startswith(LOCAL_SCHEMES)]
+
+    def fonts_for(self, selector: str, session_id: str) -> list:
+        """[{"familyName", "glyphCount", ...}]: the fonts the browser drew the first element
+        matching `selector` with (CSS.getPlatformFontsForNode), [] if nothing matches."""
+        root = self.send("DOM.getDocument", session_id=session_id)["root"]["nodeId"]
+        node = self.send("DOM.querySelector", {"nodeId": root, "selector": selector}, session_id=session_id)["nodeId"]
+        if not node:
+            return []
+        return self.send("CSS.getPlatformFontsForNode", {"nodeId": node}, session_id=session_id)["fonts"]
 
     def console_errors(self, session_id: str) -> list:
         """Uncaught exceptions, console.error calls and browser-logged errors (failed loads)."""

@@ -1,17 +1,16 @@
 """Consoles that are not UTF-8: English Windows (cp1252) and Chinese Windows (gbk).
 
 A character the console cannot show becomes '?', never a UnicodeEncodeError: every lesson's --help
-under both encodings, and whole runs of the lessons whose text the encoding can show least (cp1252
-as a real process, gbk inside the test process, both on a strict console stream).
+under both encodings, and whole runs of the lessons whose text the encoding can show least, on a
+strict console stream inside the test process (tests/test_doctor.py runs a real ASCII console).
 """
 import io
 import runpy
-import subprocess
 import sys
 
 import pytest
 
-from conftest import LESSON_SCRIPTS, LESSON_TIMEOUT_S, lesson_id, plan_runs, run_in_process
+from conftest import LESSON_SCRIPTS, lesson_id, run_lesson
 
 ENCODINGS = ("cp1252", "gbk")
 
@@ -45,36 +44,23 @@ def test_help_prints_on_the_console(script, encoding, monkeypatch):
     assert "--device" in text and len(text.splitlines()) <= 40, f"--help has {len(text.splitlines())} lines"
 
 
-# For each encoding, the lesson whose source it can show least; its UTF-8 --quick run (the smoke
-# test's) is what its output is compared with, so it starts early.
+# For each encoding, the lesson whose source it can show least.
 CHOSEN = {encoding: max(LESSON_SCRIPTS, key=lambda script: unencodable(script, encoding)) for encoding in ENCODINGS}
-plan_runs(*{(script, "--quick") for script in CHOSEN.values()})
-
-
-@pytest.fixture(scope="module")
-def console_runs(lesson_runner, tmp_path_factory):
-    """For each encoding, a --quick run of the lesson chosen for it, on a console of that encoding:
-    cp1252 as a real process, gbk inside this process (the same lesson code, without the imports)."""
-    script = CHOSEN["cp1252"]
-    env = dict(lesson_runner.env, PYTHONIOENCODING="cp1252")
-    completed = subprocess.run(lesson_runner.command(script, ("--quick",), tmp_path_factory.mktemp("cp1252")),
-                               env=env, cwd=lesson_runner.work_dir, capture_output=True,
-                               timeout=LESSON_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    cp1252 = (completed.returncode, completed.stdout.decode("cp1252"), completed.stderr.decode("cp1252", "replace"))
-    in_process = run_in_process(CHOSEN["gbk"], "--quick", out_dir=tmp_path_factory.mktemp("gbk"), console_encoding="gbk")
-    return {"cp1252": cp1252, "gbk": (in_process.returncode, in_process.stdout, in_process.stderr)}
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-def test_a_lesson_full_of_symbols_runs_on_the_console(console_runs, encoding, lesson_runner):
+def test_a_lesson_full_of_symbols_runs_on_the_console(encoding):
+    """The chosen lesson's --quick run on a strict console of that encoding (inside this process:
+    the same lesson code, without the imports), beside the same run on a UTF-8 console."""
     script = CHOSEN[encoding]
-    returncode, stdout, stderr = console_runs[encoding]
-    utf8_stdout = lesson_runner.run(script, "--quick").stdout  # the same run on a UTF-8 console
-    assert returncode == 0, f"{lesson_id(script)} under {encoding}:\n{stderr[-3000:]}"
-    assert "UnicodeEncodeError" not in stderr
-    assert stdout.strip(), "the lesson printed nothing"
+    run = run_lesson(script, "--quick", in_process=True, console_encoding=encoding)
+    utf8_stdout = run_lesson(script, "--quick", in_process=True).stdout
+    assert run.returncode == 0, f"{lesson_id(script)} under {encoding}:\n{run.explain()}"
+    assert "UnicodeEncodeError" not in run.stderr
+    assert run.stdout.strip(), "the lesson printed nothing"
     if any(not _encodes(char, encoding) for char in utf8_stdout):
-        assert "?" in stdout  # what the console cannot show was replaced, not fatal
+        assert "?" in run.stdout  # what the console cannot show was replaced, not fatal
+    assert run.stdout.count("\n") == utf8_stdout.count("\n")  # every line printed, none cut short
 
 
 def test_encodings_are_checked_for_real():

@@ -1,10 +1,12 @@
-"""The course runner (course/run_all.py) and its gallery page (index.html), in a real browser.
+"""The course runner (course/run_all.py): its order, what it writes and removes, how it stops.
 
-One real run of the runner on a small subset of the course (4 lessons, --quick, on the CPU) is
-shared by this file's tests; the rest use stand-in lessons, which take milliseconds, and real
-processes and signals for Ctrl-C.
+One real run of the runner (lesson_models 01 and 02, --quick, on the CPU) shows that the lesson
+training on the split starts only after the lesson that makes it has ended; the schedule of the
+whole of lesson_models is checked with the real lesson list and stand-in timing. The rest use
+stand-in lessons, which take milliseconds, and real processes and signals. Files placed beforehand
+are compared by SHA-256 afterwards: the runner removes and overwrites nothing it did not write.
 """
-import html
+import hashlib
 import io
 import json
 import os
@@ -13,203 +15,95 @@ import signal
 import subprocess
 import sys
 import time
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 from PIL import Image
 
-from browser import Chromium, find_chromium
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from course import gallery, run_all  # noqa: E402
+from conftest import LESSON_ENV, WORK_DIR  # noqa: E402
+from course import run_all  # noqa: E402
+from tools.errors import LessonError  # noqa: E402
 
-RUN_ALL = REPO_ROOT / "tools" / "run_all.py"
-# Two lessons of two folders (the suite's time budget is tight) with every kind of figure: GIF, PNG,
-# photo JPEG. The smoke and notebook tests run every lesson; this checks the runner and its page.
-SUBSET = ("lesson_regression/01_linear_regression", "lesson_layers/01_convolution")
+RUN_ALL = REPO_ROOT / "course" / "run_all.py"
+# The real run of the ordering test: the lesson that makes the split and one that trains on it.
+SPLIT_SUBSET = ("lesson_models/01_split_dataset", "lesson_models/02_train_lenet")
 RUN_TIMEOUT_S = 300
 SIGNAL_TIMEOUT_S = 30  # a Ctrl-C test never waits longer than this for anything
-
-
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """(CompletedProcess, out_root) of `python course/run_all.py --quick --device cpu --out-dir D
-    <SUBSET>`, from a temporary working directory."""
-    out_root = tmp_path_factory.mktemp("course") / "out"
-    command = [sys.executable, str(RUN_ALL), "--quick", "--device", "cpu", "--out-dir", str(out_root), *SUBSET]
-    completed = subprocess.run(command, cwd=tmp_path_factory.mktemp("cwd"), capture_output=True,
-                               env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONHASHSEED="0"),
-                               encoding="utf-8", errors="replace", timeout=RUN_TIMEOUT_S,
-                               stdin=subprocess.DEVNULL)
-    return completed, out_root
-
-
-def subset_lessons() -> list:
-    return run_all.select_lessons(run_all.discover_lessons(), list(SUBSET))
 
 
 def table_of(stdout: str) -> str:
     return stdout.split("headline numbers", 1)[1].split("Wall time", 1)[0]
 
 
-class PageImages(HTMLParser):
-    """Every <img> with its attributes, and the href of the link around it."""
-
-    def __init__(self):
-        super().__init__()
-        self.images, self.links = [], []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "a":
-            self.links.append(dict(attrs).get("href"))
-        elif tag == "img":
-            self.images.append(dict(attrs, link=self.links[-1] if self.links else None))
-
-    def handle_endtag(self, tag):
-        if tag == "a" and self.links:
-            self.links.pop()
-
-
-def page_images(page: Path) -> list:
-    parser = PageImages()
-    parser.feed(page.read_text(encoding="utf-8"))
-    return parser.images
-
-
 # --- The real runner, on a subset ------------------------------------------------------------------
 
-def test_runner_runs_the_chosen_lessons_in_course_order(course):
-    completed, out_root = course
+@pytest.fixture(scope="module")
+def split_course(tmp_path_factory):
+    """(CompletedProcess, out_root) of `python course/run_all.py --quick --device cpu --jobs 2
+    --out-dir D <SPLIT_SUBSET>`: two slots, so 02 would start beside 01 if nothing held it back."""
+    out_root = tmp_path_factory.mktemp("split_course") / "out"
+    command = [sys.executable, str(RUN_ALL), "--quick", "--device", "cpu", "--jobs", "2", "--out-dir", str(out_root),
+               *SPLIT_SUBSET]
+    completed = subprocess.run(command, cwd=WORK_DIR, capture_output=True, env=LESSON_ENV, encoding="utf-8",
+                               errors="replace", timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    return completed, out_root
+
+
+def recorded(out_root: Path) -> dict:
+    return json.loads((out_root / run_all.RECORD_FILE).read_text(encoding="utf-8"))
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_lessons_on_the_split_start_after_the_lesson_that_makes_it(split_course):
+    completed, out_root = split_course
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    lessons = subset_lessons()
-    assert [run_all.lesson_name(script) for script in lessons] == list(SUBSET)
+    times = recorded(out_root)["lessons"]
+    writer, reader = times["lesson_models/01_split_dataset"], times["lesson_models/02_train_lenet"]
+    assert writer["status"] == reader["status"] == "ok"
+    assert writer["started"] < writer["ended"] <= reader["started"] < reader["ended"]
+    # 02 found the split that 01 made (quick_data/ beside the out-dirs): it did not run 01 itself.
+    console = (out_root / "lesson_models" / "02_train_lenet" / "console.txt").read_text(encoding="utf-8")
+    assert "is missing: running" not in console and "does not exist: drawing" not in console, console[:2000]
+
+
+def test_the_record_lists_every_file_of_the_run_with_its_checksum(split_course):
+    completed, out_root = split_course
+    files = recorded(out_root)["files"]
+    present = {path.relative_to(out_root).as_posix(): sha256_of(path) for path in out_root.rglob("*")
+               if path.is_file() and path.name != run_all.RECORD_FILE}
+    assert files == present
+    assert {"index.html", "lesson_models/01_split_dataset/console.txt", "lesson_models/02_train_lenet/metrics.json",
+            "lesson_models/quick_data/rmb_split/split.json"} <= files.keys()
+
+
+def test_runner_runs_the_chosen_lessons_in_course_order(split_course):
+    completed, out_root = split_course
+    lessons = run_all.select_lessons(run_all.discover_lessons(), list(SPLIT_SUBSET))
+    assert [run_all.lesson_name(script) for script in lessons] == list(SPLIT_SUBSET)
     table = table_of(completed.stdout)
     positions = [table.index(run_all.lesson_name(script)) for script in lessons]
     assert positions == sorted(positions)  # the notes' order, whatever order they finished in
     for script in lessons:
         assert re.search(rf"{re.escape(run_all.lesson_name(script))}\s+ok\s+\d+\.\d", table), table
-        assert (out_root / script.parent.name / script.stem / "console.txt").is_file()
     assert re.search(r"all lessons\s+2/2", table)
-    assert not (out_root / "lesson_models").exists()  # not chosen, not run
-    assert sorted(path.name for path in (out_root / "lesson_regression").iterdir()) == ["01_linear_regression"]
+    assert sorted(path.name for path in out_root.iterdir()) == ["index.html", "lesson_models", run_all.RECORD_FILE]
 
 
-def test_headline_numbers_are_each_lessons_own_list(course):
-    completed, out_root = course
-    assert not hasattr(run_all, "HEADLINE_KEYS")  # no central table to keep in step with the lessons
+def test_headline_numbers_are_each_lessons_own_list(split_course):
+    completed, out_root = split_course
     table = table_of(completed.stdout)
-    checked = 0
-    for script in subset_lessons():
-        metrics = json.loads((out_root / script.parent.name / script.stem / "metrics.json").read_text())
-        if "headline" not in metrics:
-            continue  # a lesson not yet converted: its first numbers (tested with stand-ins below)
-        row = next(line for line in table.splitlines() if run_all.lesson_name(script) in line)
+    for name in SPLIT_SUBSET:
+        metrics = json.loads((out_root / name / "metrics.json").read_text())
+        assert metrics["headline"], name
+        row = next(line for line in table.splitlines() if name in line)
         shown = re.findall(r"(\S+)=", row.split("  ok  ", 1)[1])
         assert shown == metrics["headline"], (row, metrics["headline"])
-        checked += 1
-    assert checked, "no lesson of the subset marks its headline numbers"
-
-
-def test_gallery_shows_each_lessons_figures_in_its_order_with_captions(course):
-    _, out_root = course
-    page_path = out_root / "index.html"
-    page = page_path.read_text(encoding="utf-8")
-    images = page_images(page_path)
-    expected = []
-    for script in subset_lessons():
-        out_dir = out_root / script.parent.name / script.stem
-        listed = json.loads((out_dir / "figures.json").read_text(encoding="utf-8")) \
-            if (out_dir / "figures.json").is_file() else []
-        for entry in listed:
-            assert html.escape(entry["caption"], quote=False) in page or entry["caption"] in page, entry
-        files = [entry["file"] for entry in listed]
-        files += sorted(path.name for path in out_dir.iterdir()
-                        if path.suffix in gallery.FIGURE_SUFFIXES and path.name not in files)
-        expected += [f"{script.parent.name}/{script.stem}/{name}" for name in files]
-    assert {Path(name).suffix for name in expected} == {".gif", ".png", ".jpg"}, expected
-    assert [unquote(image["src"]) for image in images] == expected  # every figure, in the lessons' order
-    for image in images:
-        assert image["link"] == image["src"]  # a link to the full-size file
-        assert not image["src"].startswith(("/", "file:", "http"))  # relative: the folder can move
-        assert image["loading"] == "lazy"
-        with Image.open(out_root / unquote(image["src"])) as picture:
-            assert (int(image["width"]), int(image["height"])) == picture.size
-        assert image["alt"] and not image["alt"].endswith((".png", ".jpg", ".gif"))  # the caption
-    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
-    assert "<script" not in page
-    assert 'id="contents"' in page and page.count('href="#contents"') == len(subset_lessons())
-
-
-def test_gallery_titles_are_whole_first_sentences(course):
-    _, out_root = course
-    page = (out_root / "index.html").read_text(encoding="utf-8")
-    headings = re.findall(r"<section [^>]*>\s*<h2>(.*?)</h2>", page, re.S)
-    assert len(headings) == len(subset_lessons())
-    for script, heading in zip(subset_lessons(), headings):
-        first_paragraph = " ".join(run_all.docstring_of(script).split("\n\n")[0].split())
-        text = re.sub(r"</?code>", "`", html.unescape(heading))
-        assert text.endswith((".", "!", "?")), heading
-        assert first_paragraph.startswith(text), (text, first_paragraph)
-    assert "`" not in re.sub(r"<pre.*?</pre>", "", page, flags=re.S)  # backticks became <code>
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One headless Chromium for this file's page checks."""
-    if find_chromium() is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run installs it)")
-    chromium = Chromium(find_chromium())
-    yield chromium
-    chromium.close()
-
-
-def test_gallery_works_in_a_browser_on_a_420_px_screen(course, browser):
-    _, out_root = course
-    tab = browser.open_page((out_root / "index.html").as_uri(), width=420)
-    problems = browser.layout_problems(tab)
-    images = browser.load_images(tab)
-    assert browser.evaluate("document.title", tab).startswith("PyTorch basics")
-    assert not problems, problems
-    assert len(images) == len(page_images(out_root / "index.html")) > 0
-    broken = [image["src"] for image in images if image["naturalWidth"] == 0]
-    assert not broken, f"images that did not load: {broken}"
-    for image in images:
-        assert (int(image["width"]), int(image["height"])) == (image["naturalWidth"], image["naturalHeight"])
-    errors = browser.console_errors(tab)
-    assert not errors, errors
-
-
-def test_the_browser_check_fails_a_broken_page(tmp_path, browser):
-    """The 420 px check can fail: a page as the gallery used to be is caught on every count."""
-    Image.new("RGB", (900, 300), "white").save(tmp_path / "wide.png")
-    body = ('<table><tr><td>' + "a_very_long_metric_value_" * 12 + "</td></tr></table>"
-            '<section><h2>Module containers: nn.Sequential, nn.ModuleList,</h2>'
-            '<img src="wide.png"><a href="other.png"><img src="missing.png" loading="lazy"></a></section>')
-    page = tmp_path / "broken.html"
-    page.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>{body}'
-                    "</body></html>", encoding="utf-8")
-    tab = browser.open_page(page.as_uri(), width=420)
-    problems = browser.layout_problems(tab)
-    images = browser.load_images(tab)
-    found = "\n".join(problems)
-    for complaint in ("no <meta name=\"viewport\"", "laid out", "image not inside a link", "links elsewhere",
-                      'not loading="lazy"', "without width and height", "heading cut mid-sentence"):
-        assert complaint in found, (complaint, problems)
-    assert [image["naturalWidth"] for image in images] == [900, 0]
-    errors = browser.console_errors(tab)
-    assert errors and "missing.png" in " ".join(errors)
-    # The same overflow with a viewport tag: the page itself scrolls sideways.
-    page = tmp_path / "wide.html"
-    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
-                    f'content="width=device-width, initial-scale=1"><title>t</title></head><body>{body}'
-                    "</body></html>", encoding="utf-8")
-    problems = browser.layout_problems(browser.open_page(page.as_uri(), width=420))
-    assert any("scrolls sideways" in problem for problem in problems), problems
-    assert any("reaches past the screen: <td>" in problem for problem in problems), problems
 
 
 # --- Stand-in lessons ----------------------------------------------------------------------------
@@ -233,31 +127,92 @@ def run_fakes(monkeypatch, lessons: list, *argv) -> int:
     return run_all.main(list(argv))
 
 
-def test_runner_reports_a_failing_lesson_and_clears_its_old_outputs(tmp_path, monkeypatch, capsys):
+def checksums(root: Path) -> dict:
+    """{relative path: SHA-256} of every file under root."""
+    return {path.relative_to(root).as_posix(): sha256_of(path) for path in root.rglob("*") if path.is_file()}
+
+
+def test_runner_reports_a_failing_lesson_and_removes_only_what_it_wrote(tmp_path, monkeypatch, capsys):
     good = fake_lesson(tmp_path / "lesson_fake", "01_good.py",
                        metrics_line({"headline": ["answer"], "answer": 42, "other": 7}) + "print('fine')\n")
+    # The first run of 02 succeeds and draws figures; the second fails before it writes anything.
     bad = fake_lesson(tmp_path / "lesson_fake", "02_bad.py",
+                      "from PIL import Image\n"
+                      f"if not os.path.exists({str(tmp_path / 'ran_once')!r}):\n"
+                      f"    open({str(tmp_path / 'ran_once')!r}, 'w').close()\n"
+                      "    " + metrics_line({"headline": ["stale_number"], "stale_number": 987654321}) +
+                      "    open(out + '/figures.json', 'w').write('[{\"file\": \"old.png\", \"caption\": \"Old.\"}]')\n"
+                      "    for name in ('old.png', 'old.jpg', 'old.gif'):\n"
+                      "        Image.new('RGB', (4, 4)).save(out + '/' + name)\n"
+                      "    sys.exit(0)\n"
                       "print('about to fail')\nraise RuntimeError('the lesson broke here')\n")
-    # What an earlier, successful run of 02_bad left: it must not show as this run's.
-    old = tmp_path / "out" / "lesson_fake" / "02_bad"
-    (old / "keep").mkdir(parents=True)
-    (old / "metrics.json").write_text(json.dumps({"headline": ["stale_number"], "stale_number": 987654321}))
-    (old / "figures.json").write_text(json.dumps([{"file": "old.png", "caption": "An old figure."}]))
-    for name in ("old.png", "old.jpg", "old.gif", "keep/photo.png"):
-        Image.new("RGB", (4, 4)).save(old / name)
+    out_root = tmp_path / "out"
+    assert run_fakes(monkeypatch, [good, bad], "--out-dir", str(out_root)) == 0
+    old = out_root / "lesson_fake" / "02_bad"
+    assert {"old.png", "old.jpg", "old.gif", "metrics.json"} <= {path.name for path in old.iterdir()}
+    # The user's files beside them, one with the name and the bytes a lesson's figure could have.
+    (old / "keep").mkdir()
+    Image.new("RGB", (4, 4)).save(old / "keep" / "photo.png")
     (old / "notes.txt").write_text("the user's")
+    (out_root / "lesson_fake" / "holiday.jpg").write_bytes((old / "old.jpg").read_bytes())
+    users = {name: sha for name, sha in checksums(out_root).items()
+             if name.endswith(("photo.png", "notes.txt", "holiday.jpg"))}
+    capsys.readouterr()
 
-    status = run_fakes(monkeypatch, [good, bad], "--out-dir", str(tmp_path / "out"))
+    status = run_fakes(monkeypatch, [good, bad], "--out-dir", str(out_root), "--allow-other-files")
     out, err = capsys.readouterr()
     assert status == 1
     assert re.search(r"lesson_fake/01_good\s+ok\s+\S+\s+answer=42\s*$", out, re.M)  # its own headline only
     assert re.search(r"lesson_fake/02_bad\s+FAIL 1\s+\S+\s*$", out, re.M)  # no numbers: it has none
     assert "the lesson broke here" in err  # the failing lesson's error is shown
     assert sorted(path.relative_to(old).as_posix() for path in old.rglob("*")) == \
-        ["console.txt", "keep", "keep/photo.png", "notes.txt"]  # only what runs generate was cleared
-    page = (tmp_path / "out" / "index.html").read_text()
+        ["console.txt", "keep", "keep/photo.png", "notes.txt"]  # what the first run wrote, and only that, is gone
+    assert {name: sha for name, sha in checksums(out_root).items() if name in users} == users
+    page = (out_root / "index.html").read_text()
     assert "failed (exit 1)" in page and "the lesson broke here" in page
     assert "old.png" not in page and "stale_number" not in page and "987654321" not in page
+    assert not set(users) & set(recorded(out_root)["files"])  # never counted as the runner's
+
+
+def test_runner_refuses_an_out_dir_holding_files_it_did_not_write(tmp_path, monkeypatch):
+    """Issue 20: the user's index.html and a photo in a lesson's out-dir, before
+    `run_all.py --quick lesson_layers/04_linear --out-dir DIR`: one line naming the flag, nothing
+    changed; with the flag the page still cannot be written over: one line naming it."""
+    out_root = tmp_path / "out"
+    (out_root / "lesson_layers" / "04_linear").mkdir(parents=True)
+    (out_root / "index.html").write_text("<p>my own page</p>")
+    Image.new("RGB", (8, 8), "red").save(out_root / "lesson_layers" / "04_linear" / "holiday.jpg")
+    before = checksums(out_root)
+    monkeypatch.setattr(run_all, "RunningLesson", None)  # nothing may start
+    for extra, named in (((), "--allow-other-files"), (("--allow-other-files",), "index.html")):
+        with pytest.raises(LessonError) as refusal:
+            run_all.main(["--quick", "lesson_layers/04_linear", "--out-dir", str(out_root), *extra])
+        assert refusal.value.status == 2 and "\n" not in refusal.value.line() and named in refusal.value.line()
+        assert checksums(out_root) == before
+    assert not (out_root / run_all.RECORD_FILE).exists()
+
+
+def test_beside_the_users_files_a_run_keeps_them_and_a_second_run_needs_no_flag(tmp_path, monkeypatch, capsys):
+    lesson = fake_lesson(tmp_path / "lesson_layers", "04_linear.py",
+                         "from PIL import Image\nImage.new('RGB', (4, 4)).save(out + '/linear.png')\n"
+                         + metrics_line({"headline": ["n"], "n": 1}))
+    out_root = tmp_path / "out"
+    (out_root / "lesson_layers" / "04_linear").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(out_root / "lesson_layers" / "04_linear" / "holiday.jpg")
+    (out_root / "my_notes.txt").write_text("mine")
+    before = checksums(out_root)
+    assert run_fakes(monkeypatch, [lesson], "--out-dir", str(out_root), "--allow-other-files") == 0
+    assert run_fakes(monkeypatch, [lesson], "--out-dir", str(out_root), "--allow-other-files") == 0
+    after = checksums(out_root)
+    assert {name: after.get(name) for name in before} == before
+    assert "lesson_layers/04_linear/linear.png" in recorded(out_root)["files"]
+    with pytest.raises(LessonError) as refusal:  # the user's files are still not the runner's
+        run_fakes(monkeypatch, [lesson], "--out-dir", str(out_root))
+    assert "2 file(s)" in refusal.value.line()
+    (out_root / "my_notes.txt").unlink()
+    (out_root / "lesson_layers" / "04_linear" / "holiday.jpg").unlink()
+    assert run_fakes(monkeypatch, [lesson], "--out-dir", str(out_root)) == 0  # only its own files: no flag
+    capsys.readouterr()
 
 
 def test_a_lesson_without_headline_shows_its_first_numbers_and_accuracies_as_percentages(tmp_path, monkeypatch, capsys):
@@ -266,20 +221,7 @@ def test_a_lesson_without_headline_shows_its_first_numbers_and_accuracies_as_per
     assert run_fakes(monkeypatch, [old_shape], "--out-dir", str(tmp_path / "out")) == 0
     assert re.search(r"lesson_fake/01_old\s+ok\s+\S+\s+a=1  b=2.5  valid_acc=99.5 %$", capsys.readouterr().out, re.M)
     page = (tmp_path / "out" / "index.html").read_text()
-    assert "valid_acc = 99.5 %" in page and "0.995" not in page
-    assert "<code>fake</code>" in page  # the docstring's backticks render as code
-    assert gallery.format_value([0.5, 1.0], "acc_curve") == "[50 %, 100 %]"
-    assert gallery.format_value(3.5, "accuracy") == "3.5"  # not a fraction: left alone
-
-
-def test_gallery_title_is_the_whole_first_sentence():
-    assert gallery.split_title("Model containers: nn.Sequential, nn.ModuleList,\nand a plain list.\n\nMore.") == \
-        ("Model containers: nn.Sequential, nn.ModuleList, and a plain list.", "More.")
-    assert gallery.split_title("A title, e.g. this one. The rest\ngoes on.") == \
-        ("A title, e.g. this one.", "The rest\ngoes on.")
-    body = gallery.render_docstring("Run it:\n\n    python a.py   # `x`\n\n- one `item`\n  continued\n- two")
-    assert "<pre><code>python a.py   # `x`</code></pre>" in body
-    assert "<ul><li>one <code>item</code> continued</li><li>two</li></ul>" in body
+    assert re.search(r"valid_acc\W+99\.5 %", page) and "0.995" not in page
 
 
 def test_quick_runs_go_apart_and_never_touch_the_full_course(tmp_path, monkeypatch, capsys):
@@ -291,43 +233,60 @@ def test_quick_runs_go_apart_and_never_touch_the_full_course(tmp_path, monkeypat
                          "quick = '--quick' in sys.argv\n"
                          + metrics_line({"headline": ["n"], "n": 300})
                          + "if quick:\n    " + metrics_line({"headline": ["n"], "n": 3}))
-    assert run_fakes(monkeypatch, [lesson]) == 0
-    full = {path: path.read_bytes() for path in outputs.rglob("*") if path.is_file()}
+    alone = outputs / "quick" / "lesson_x" / "01_y" / "metrics.json"  # what a quick lesson run on its own left
+    alone.parent.mkdir(parents=True)
+    alone.write_text('{"n": 1}')
+    assert run_fakes(monkeypatch, [lesson]) == 0  # outputs/quick is not the full course's: no refusal
+    full = {path: path.read_bytes() for path in outputs.rglob("*") if path.is_file() and path != alone}
     assert outputs / "index.html" in full and outputs / "lesson_fake" / "01_draw" / "fig.png" in full
     assert "quick run" not in (outputs / "index.html").read_text()
-    assert run_fakes(monkeypatch, [lesson], "--quick") == 0
+    assert run_fakes(monkeypatch, [lesson], "--quick", "--allow-other-files") == 0
     capsys.readouterr()
     assert {path: path.read_bytes() for path in full} == full  # byte-identical
+    assert alone.read_text() == '{"n": 1}'
     assert not [path for path in outputs.rglob("*") if path.is_file() and path not in full
                 and outputs / "quick" not in path.parents]
     quick_page = (outputs / "quick" / "index.html").read_text()
-    assert "quick run" in quick_page and "n = 3" in quick_page
+    assert "quick run" in quick_page and re.search(r"\bn\W+3\b", quick_page)
     assert json.loads((outputs / "quick" / "lesson_fake" / "01_draw" / "metrics.json").read_text())["n"] == 3
 
 
-def test_a_data_lesson_starts_after_the_lesson_that_prepares_its_data(tmp_path, monkeypatch, capsys):
-    """02 reads what 01 writes (--data-dir / --split-dir flags): it starts only once 01 has ended,
-    while a lesson that needs no data runs beside 01."""
-    times = tmp_path / "times"
-    times.mkdir()
-    stamp = f"open({str(times)!r} + '/' + os.path.basename(out), 'w').write(f'{{start}} {{time.time()}}')\n"
-    first = fake_lesson(tmp_path / "lesson_a", "01_make.py",
-                        "start = time.time()\n# parser.add_argument('--split-dir')\ntime.sleep(1.0)\n" + stamp)
-    second = fake_lesson(tmp_path / "lesson_a", "02_use.py",
-                         "start = time.time()\n# parser.add_argument('--data-dir')\n" + stamp)
-    free = fake_lesson(tmp_path / "lesson_a", "03_free.py", "start = time.time()\ntime.sleep(0.3)\n" + stamp)
-    other = fake_lesson(tmp_path / "lesson_b", "01_other.py", "start = time.time()\n" + stamp)
-    lessons = [first, second, free, other]
-    assert run_all.prerequisites(second, lessons) == [first]
-    assert run_all.prerequisites(free, lessons) == [] == run_all.prerequisites(other, lessons)
-    assert run_fakes(monkeypatch, lessons, "--jobs", "2", "--out-dir", str(tmp_path / "out")) == 0
-    span = {name: [float(x) for x in (times / name).read_text().split()] for name in
-            ("01_make", "02_use", "03_free", "01_other")}
-    assert span["02_use"][0] >= span["01_make"][1]  # started after 01 ended
-    assert span["03_free"][0] < span["01_make"][1]  # ran beside 01
-    table = table_of(capsys.readouterr().out)  # in course order, whatever order they ended in
-    assert table.index("lesson_a/01_make") < table.index("lesson_a/02_use") < table.index("lesson_a/03_free") \
-        < table.index("lesson_b/01_other")
+def test_the_split_table_names_real_lessons_and_every_lesson_that_trains_on_the_split():
+    names = {run_all.lesson_name(script): script for script in run_all.discover_lessons()}
+    assert run_all.SPLIT_WRITER in names and set(run_all.SPLIT_READERS) <= set(names)
+    # A guard for new lessons: one that takes the split's flags must be in the table.
+    takes_the_split = {name for name, script in names.items()
+                       if re.search(r"add_split_flags\(|[\"']--data-dir[\"']", script.read_text(encoding="utf-8"))}
+    assert takes_the_split == set(run_all.SPLIT_READERS)
+
+
+def test_the_schedule_of_lesson_models(tmp_path, monkeypatch, capsys):
+    """The real lesson list and table, stand-in processes (01 takes 2 s, the others 0.3 s), two
+    slots: 02-04 start only after 01 has ended, while 05-07 start beside it (how many of them
+    before 01 ends depends on how fast processes start); the times are the record's."""
+    def stand_in(script, out_dir, flags, processes):
+        return [sys.executable, "-c", f"import time; time.sleep({2 if script.stem.startswith('01') else 0.3})"]
+
+    monkeypatch.setattr(run_all, "lesson_command", stand_in)
+    monkeypatch.setattr(run_all, "ddp_processes", lambda device: 2)  # as on the CPU, without importing torch
+    assert run_all.main(["lesson_models", "--jobs", "2", "--out-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    times = recorded(tmp_path)["lessons"]
+    assert sorted(times) == [run_all.lesson_name(script) for script in run_all.discover_lessons()
+                             if script.parent.name == "lesson_models"]
+    writer = times[run_all.SPLIT_WRITER]
+    for reader in run_all.SPLIT_READERS:
+        assert times[reader]["started"] >= writer["ended"], reader
+    beside = sorted(name for name in times if name not in run_all.SPLIT_READERS and name != run_all.SPLIT_WRITER)
+    assert beside and times[beside[0]]["started"] < writer["ended"]  # the free slot was not left idle
+
+
+def test_without_the_split_lesson_the_first_reader_makes_the_split_for_the_others(tmp_path):
+    lessons = run_all.select_lessons(run_all.discover_lessons(), list(run_all.SPLIT_READERS) + ["lesson_models/05_module_inside"])
+    first, *others = [script for script in lessons if run_all.lesson_name(script) in run_all.SPLIT_READERS]
+    assert run_all.prerequisites(first, lessons) == []
+    assert all(run_all.prerequisites(script, lessons) == [first] for script in others)
+    assert run_all.prerequisites(lessons[-1], lessons) == []
 
 
 def test_choosing_lessons_by_folder_or_name(tmp_path, capsys):
@@ -337,20 +296,18 @@ def test_choosing_lessons_by_folder_or_name(tmp_path, capsys):
     assert select(lessons, []) == lessons
     assert select(lessons, ["lesson_b", "lesson_a/02_y"]) == [lessons[1], lessons[2]]  # course order
     assert select(lessons, ["lesson_a/", "lesson_a/01_x.py"]) == lessons[:2]
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(LessonError) as stop:
         select(lessons, ["lesson_c"])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert stop.value.status == 2 and "lesson_c" in stop.value.line() and "\n" not in stop.value.line()
 
 
 def test_runner_refuses_a_missing_device(tmp_path, capsys):
     import torch
     if torch.cuda.device_count() > 7:
         pytest.skip("this machine really has a cuda:7")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(LessonError) as stop:
         run_all.main(["--device", "cuda:7", "--out-dir", str(tmp_path)])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.count("\n") == 1
+    assert stop.value.status == 2 and "cuda:7" in stop.value.line() and "\n" not in stop.value.line()
 
 
 def test_a_ddp_lesson_runs_under_torchrun_with_two_processes_and_holds_two_slots(tmp_path, monkeypatch, capsys):
@@ -398,9 +355,10 @@ def alive(pid: int) -> bool:
         return True
 
 
-def interrupted_course(tmp_path: Path, to_group: bool, stubborn: bool) -> tuple:
+def interrupted_course(tmp_path: Path, sig: int, to_group: bool, stubborn: bool) -> tuple:
     """Start the real runner on stand-ins (one fast, two that sleep with children of their own, one
-    that must never start), press Ctrl-C once both sleepers run; (CompletedProcess, pids, out_root)."""
+    that must never start), send `sig` once both sleepers run, to the runner's process group (as a
+    terminal does) or to the runner alone; (CompletedProcess, pids, out_root, time of the signal)."""
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
     lessons = [
@@ -425,45 +383,71 @@ def interrupted_course(tmp_path: Path, to_group: bool, stubborn: bool) -> tuple:
         time.sleep(0.2)  # both files written completely
         pids = [int(pid) for path in pid_dir.iterdir() for pid in path.read_text().split()]
         assert len(pids) == 6, runner.poll()
-        (os.killpg if to_group else os.kill)(runner.pid, signal.SIGINT)  # a terminal's Ctrl-C, or kill -INT
+        signalled = time.monotonic()
+        (os.killpg if to_group else os.kill)(runner.pid, sig)  # a terminal's Ctrl-C or hangup, or kill -SIG
         stdout, stderr = runner.communicate(timeout=SIGNAL_TIMEOUT_S)
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
             runner.wait()
     completed = subprocess.CompletedProcess(runner.args, runner.returncode, stdout.decode(), stderr.decode())
-    return completed, pids, out_root
+    return completed, pids, out_root, signalled
 
 
-def check_the_course_stopped(completed, pids: list, out_root: Path, tmp_path: Path) -> None:
+def check_nothing_left_running(pids: list, signalled: float) -> None:
+    """Every lesson and what it started has ended within 5 s of the signal."""
+    while any(map(alive, pids)) and time.monotonic() < signalled + 5:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if alive(pid)], "processes left running 5 s after the signal"
+
+
+def check_the_course_stopped(completed, pids: list, out_root: Path, tmp_path: Path, signalled: float,
+                             printed: bool = True) -> None:
     assert completed.returncode == 130, completed.stdout + completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
-    table = table_of(completed.stdout)
-    assert re.search(r"lesson_a/01_fast\s+ok\s+\S+\s+x=1", table)
-    assert re.search(r"lesson_a/02_sleep\s+INT", table) and re.search(r"lesson_b/01_sleep\s+INT", table)
-    assert "lesson_c" not in table and "1 never started" in completed.stdout
-    assert not (tmp_path / "started").exists()  # no new lesson started after Ctrl-C
+    check_nothing_left_running(pids, signalled)
+    if printed:
+        table = table_of(completed.stdout)
+        assert re.search(r"lesson_a/01_fast\s+ok\s+\S+\s+x=1", table)
+        assert re.search(r"lesson_a/02_sleep\s+INT", table) and re.search(r"lesson_b/01_sleep\s+INT", table)
+        assert "lesson_c" not in table and "1 never started" in completed.stdout
+    assert not (tmp_path / "started").exists()  # no new lesson started after the signal
     page = (out_root / "index.html").read_text()
     assert "interrupted" in page and "lesson_c/01_never" in page  # named as never started
-    deadline = time.monotonic() + 5  # the killed grandchildren are collected by init, not by us
-    while any(map(alive, pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in pids if alive(pid)], "processes left running"
+    times = recorded(out_root)["lessons"]
+    assert times["lesson_a/02_sleep"]["status"] == times["lesson_b/01_sleep"]["status"] == "INT"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals to process groups are POSIX")
 def test_ctrl_c_to_the_process_group_stops_the_whole_course(tmp_path):
-    started = time.monotonic()
-    completed, pids, out_root = interrupted_course(tmp_path, to_group=True, stubborn=False)
-    check_the_course_stopped(completed, pids, out_root, tmp_path)
-    assert time.monotonic() - started < SIGNAL_TIMEOUT_S
+    completed, pids, out_root, signalled = interrupted_course(tmp_path, signal.SIGINT, to_group=True, stubborn=False)
+    check_the_course_stopped(completed, pids, out_root, tmp_path, signalled)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals to process groups are POSIX")
-def test_ctrl_c_to_the_runner_alone_stops_the_whole_course(tmp_path):
+def test_sigterm_to_the_runner_alone_stops_the_whole_course(tmp_path):
     """...and a lesson that ignores Ctrl-C is killed after a few seconds, with what it started."""
-    completed, pids, out_root = interrupted_course(tmp_path, to_group=False, stubborn=True)
-    check_the_course_stopped(completed, pids, out_root, tmp_path)
+    completed, pids, out_root, signalled = interrupted_course(tmp_path, signal.SIGTERM, to_group=False, stubborn=True)
+    check_the_course_stopped(completed, pids, out_root, tmp_path, signalled)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals to process groups are POSIX")
+def test_closing_the_terminal_stops_the_whole_course(tmp_path):
+    """SIGHUP to the runner's group: it stops every lesson, writes the page, and prints nothing
+    more (the terminal is gone)."""
+    completed, pids, out_root, signalled = interrupted_course(tmp_path, signal.SIGHUP, to_group=True, stubborn=False)
+    check_the_course_stopped(completed, pids, out_root, tmp_path, signalled, printed=False)
+    assert "lesson_a/02_sleep" not in completed.stdout
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a watchdog on POSIX only")
+def test_killing_the_runner_leaves_no_lesson_running(tmp_path):
+    """SIGKILL of the runner alone: its watchdog kills the lessons and their children, those in
+    a session of their own (as torchrun's workers) too, within 5 s."""
+    completed, pids, out_root, signalled = interrupted_course(tmp_path, signal.SIGKILL, to_group=False, stubborn=True)
+    assert completed.returncode == -signal.SIGKILL
+    check_nothing_left_running(pids, signalled)
+    assert not (tmp_path / "started").exists()
 
 
 def test_runner_reads_its_lessons_output_as_utf8_on_any_console(tmp_path, monkeypatch):
@@ -482,3 +466,67 @@ def test_runner_reads_its_lessons_output_as_utf8_on_any_console(tmp_path, monkey
     console = (tmp_path / "out" / "lesson_fake" / "01_unicode" / "console.txt").read_text(encoding="utf-8")
     assert "w \u2248 2.07 \u2192 \u6570\u636e" in console
     assert "\u6570" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a file size limit (RLIMIT_FSIZE) stands in for a full disk")
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_no_half_file(tmp_path):
+    """Writes past 4 kB fail as on a full disk (EFBIG instead of ENOSPC, the same OSError path):
+    the table still prints, then one line names console.txt, exit 2, no traceback, no half file."""
+    import resource
+
+    lesson = fake_lesson(tmp_path / "lesson_fake", "01_loud.py",
+                         metrics_line({"headline": ["x"], "x": 1}) + "print('many words ' * 500)\n")
+    out_root = tmp_path / "out"
+    program = (f"import sys\nsys.path.insert(0, {str(REPO_ROOT)!r})\nfrom pathlib import Path\n"
+               "from course import run_all\nfrom tools.errors import install_error_hook\ninstall_error_hook()\n"
+               f"run_all.discover_lessons = lambda: [Path({str(lesson)!r})]\n"
+               f"sys.exit(run_all.main(['--out-dir', {str(out_root)!r}]))\n")
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+
+    completed = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True,
+                               timeout=RUN_TIMEOUT_S, preexec_fn=small_disk, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in completed.stdout + completed.stderr, completed.stderr
+    assert str(out_root / "lesson_fake" / "01_loud" / "console.txt") in lines[0] and "--out-dir" in lines[0]
+    assert re.search(r"lesson_fake/01_loud\s+ok\s+\S+\s+x=1", table_of(completed.stdout))
+    out_dir = out_root / "lesson_fake" / "01_loud"
+    assert sorted(path.name for path in out_dir.iterdir()) == ["metrics.json"]  # no half console.txt
+    page = out_root / "index.html"
+    assert not page.exists() or page.read_text(encoding="utf-8").rstrip().endswith("</html>")  # whole or none
+
+
+def test_the_benchmarks_refusals_are_one_line(tmp_path):
+    from course import benchmark_rmb_pipeline as benchmark
+
+    (tmp_path / "a_file").write_text("not a folder")
+    for argv, named in ((["--data-dir", str(tmp_path / "missing")], "no such folder"),
+                        (["--data-dir", str(tmp_path / "a_file")], "not a folder"),
+                        (["--data-dir", str(tmp_path)], str(tmp_path / "train")),  # a folder, but no split
+                        (["--epochs", "0"], "--epochs"), (["--bogus"], "--bogus")):
+        with pytest.raises(LessonError) as refusal:
+            benchmark.main(argv)
+        line = refusal.value.line()
+        assert refusal.value.status == 2 and named in line and "\n" not in line, (argv, line)
+
+
+def test_a_page_that_cannot_be_written_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    import errno
+
+    def full_disk(root, *args, **kwargs):
+        (Path(root) / "index.html").write_text("<!DOCTYPE html><html><body><h1>half a pa")  # what a full disk leaves
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(Path(root) / "index.html"))
+
+    lesson = fake_lesson(tmp_path / "lesson_fake", "01_ok.py", metrics_line({"headline": ["x"], "x": 1}))
+    monkeypatch.setattr(run_all, "write_gallery", full_disk)
+    with pytest.raises(LessonError) as refusal:
+        run_fakes(monkeypatch, [lesson], "--out-dir", str(tmp_path / "out"))
+    line = refusal.value.line()
+    assert refusal.value.status == 2 and "\n" not in line
+    assert str(tmp_path / "out" / "index.html") in line and "No space left on device" in line and "--out-dir" in line
+    assert re.search(r"lesson_fake/01_ok\s+ok\s+\S+\s+x=1", capsys.readouterr().out)  # the table came first
+    assert not (tmp_path / "out" / "index.html").exists()  # no half page
+    assert "index.html" not in recorded(tmp_path / "out")["files"]

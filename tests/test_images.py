@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tools.errors import LessonError
 from tools.images import open_rgb
 from tools.photo import load_photo
 
@@ -20,19 +21,15 @@ def ramp(dtype, top, shape=(32, 64)) -> np.ndarray:
     return np.tile(np.linspace(0, top, shape[1]), (shape[0], 1)).astype(dtype)
 
 
-def one_line_error(capsys, *fragments) -> str:
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "Traceback" not in error, error
-    for fragment in fragments:
-        assert str(fragment) in error, error
-    return error
-
-
-def refused(capsys, path, *fragments) -> str:
-    with pytest.raises(SystemExit) as stop:
+def refused(path, *fragments) -> str:
+    """open_rgb refuses `path` with one line (exit status 2) naming --image, the path and `fragments`."""
+    with pytest.raises(LessonError) as stop:
         open_rgb(path, what="--image")
-    assert stop.value.code == 2
-    return one_line_error(capsys, path, *fragments)
+    line = stop.value.line()
+    assert stop.value.status == 2 and "\n" not in line and "--image" in line, line
+    for fragment in (path, *fragments):
+        assert str(fragment) in line, line
+    return line
 
 
 def png_header_only(path, width, height):
@@ -80,29 +77,29 @@ def test_deep_pictures_as_the_lessons_image(deep_pictures):
         assert abs(np.asarray(photo.image).mean() - GRADIENT_MEAN) < 2, path
 
 
-def test_pictures_without_an_8_bit_meaning_are_refused(tmp_path, capsys):
+def test_pictures_without_an_8_bit_meaning_are_refused(tmp_path):
     out_of_range = tmp_path / "minus_one_to_two.tif"
     Image.fromarray(ramp(np.float32, 3.0) - 1).save(out_of_range)
-    refused(capsys, out_of_range, "floating-point pixels from -1 to 2")
+    refused(out_of_range, "floating-point pixels from -1 to 2")
     not_finite = tmp_path / "nan.tif"
     pixels = ramp(np.float32, 1.0)
     pixels[0, 0] = np.nan
     Image.fromarray(pixels).save(not_finite)
-    refused(capsys, not_finite, "NaN")
+    refused(not_finite, "NaN")
     wide = tmp_path / "thirty_two_bit.tif"
     Image.fromarray(ramp(np.int32, 1_000_000)).save(wide)
-    refused(capsys, wide, "do not fit 16 bits")
+    refused(wide, "do not fit 16 bits")
 
 
-def test_decompression_bomb_is_one_line(tmp_path, capsys):
+def test_decompression_bomb_is_one_line(tmp_path):
     for width, height in ((20_000, 20_000), (10_000, 10_000)):  # above 2× Pillow's limit (error), above 1× (warning)
         bomb = png_header_only(tmp_path / f"bomb_{width}.png", width, height)
-        refused(capsys, bomb, "too large to open safely")
+        refused(bomb, "too large to open safely")
 
 
-def test_path_too_long_is_one_line(tmp_path, capsys):
+def test_path_too_long_is_one_line(tmp_path):
     long_name = tmp_path / ("a" * 300 + ".png")
-    refused(capsys, long_name, "File name too long" if sys.platform.startswith("linux") else "")
+    refused(long_name, "File name too long" if sys.platform.startswith("linux") else "")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux keeps any bytes as a file name")

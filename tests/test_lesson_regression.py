@@ -1,46 +1,35 @@
 """Claim tests for lesson_regression: the numbers the course prints, what the lessons add beyond the
-notes, and how a run that fails says so.
+notes, the course's knobs as flags, and how a run that fails says so.
 
-Every run is planned ahead and shared: the --quick runs are the smoke test's too. 01 has no smaller
-mode, so its --quick run is the course's whole run; 02's --quick trains the same and only draws
-fewer GIF frames (every 100 iterations instead of every 20, by the same code).
+Every run is inside this process (run_lesson(..., in_process=True)): the claims are read from the
+lesson's own variables after its run, or from what it printed. 01 has no smaller mode, so its
+--quick run is the course's whole run; 02's --quick trains the same and only draws fewer GIF frames
+(every 100 iterations instead of every 20, by the same code). Tensors of 20 and 200 values are far
+below PyTorch's parallel grain: these numbers do not depend on the thread count.
 """
 import pytest
 from PIL import Image
 
-from conftest import lesson_script, plan_runs, run_in_process
+from conftest import lesson_script, run_lesson
 from tools.metrics import read_figures
 
 LINEAR = lesson_script("lesson_regression", "01_linear_regression")
 LOGISTIC = lesson_script("lesson_regression", "02_logistic_regression")
-
-LINEAR_RUN = (LINEAR, "--quick")
-LOGISTIC_QUICK = (LOGISTIC, "--quick")
-LINEAR_DIVERGES = (LINEAR, "--lr", "10")
-LINEAR_RUNS_OUT = (LINEAR, "--iterations", "5")
-LOGISTIC_RUNS_OUT = (LOGISTIC, "--lr", "1000", "--iterations", "100")  # huge weights, accuracy stuck at 93 %
-BAD_MOMENTUM = ("-1",)  # one real process; tests/test_tools.py checks the momentum type's whole range
-MOMENTUM_REFUSED = {value: (LOGISTIC, "--momentum", value) for value in BAD_MOMENTUM}
-# The runs that stop early run inside the test process (run_in_process): no imports to pay again.
-plan_runs(LOGISTIC_QUICK, LINEAR_RUN)
-
-GIF_HOLD_MS = 2000  # issue 13: the last frame stays at least 2 s
+GIF_HOLD_MS = 2000  # the last frame stays at least 2 s
 
 
-def succeeded(runner, request):
-    run = runner.run(*request)
+@pytest.fixture(scope="module")
+def linear():
+    run = run_lesson(LINEAR, "--quick", in_process=True)
     assert run.returncode == 0, run.explain()
     return run
 
 
 @pytest.fixture(scope="module")
-def linear(lesson_runner):
-    return succeeded(lesson_runner, LINEAR_RUN)
-
-
-@pytest.fixture(scope="module")
-def logistic(lesson_runner):
-    return succeeded(lesson_runner, LOGISTIC_QUICK)
+def logistic():
+    run = run_lesson(LOGISTIC, "--quick", in_process=True)
+    assert run.returncode == 0, run.explain()
+    return run
 
 
 def gif_frames(path) -> tuple:
@@ -63,26 +52,35 @@ def assert_failed_in_one_line(run, status: int, *words: str) -> None:
 # --- 01_linear_regression ------------------------------------------------------------------------
 
 def test_linear_stops_where_the_course_stops(linear):
-    metrics = linear.metrics
-    assert metrics["stop_iteration"] == 80
-    assert metrics["stop_loss"] < 1.0
-    assert metrics["w"] == pytest.approx(2.56, abs=0.02)
-    assert metrics["b"] == pytest.approx(1.82, abs=0.02)
+    lesson = linear.variables
+    assert lesson["stop_iteration"] == 80
+    assert lesson["stop_loss"] < 1.0
+    assert lesson["stop_w"] == pytest.approx(2.56, abs=0.02)
+    assert lesson["stop_b"] == pytest.approx(1.82, abs=0.02)
     assert "Iteration:   80" in linear.stdout and "Stopped at iteration 80" in linear.stdout
-    assert metrics["headline"][:3] == ["stop_iteration", "w", "b"]
+    # The headline numbers, and only what a reader or the gallery needs, are recorded.
+    assert linear.metrics["headline"] == ["stop_iteration", "w", "b", "lstsq_b"]
+    assert linear.metrics["w"] == lesson["stop_w"]
 
 
 def test_linear_stop_rule_leaves_b_far_from_least_squares(linear):
-    metrics = linear.metrics
+    lesson = linear.variables
     # least squares on 20 noisy points of y = 2x + 5 lands near the truth ...
-    assert metrics["lstsq_w"] == pytest.approx(2.07, abs=0.01)
-    assert metrics["lstsq_b"] == pytest.approx(4.80, abs=0.01)
+    assert lesson["lstsq_w"] == pytest.approx(2.07, abs=0.01)
+    assert lesson["lstsq_b"] == pytest.approx(4.80, abs=0.01)
     # ... the loss < 1 rule stops with b nowhere near it ...
-    assert metrics["lstsq_b"] - metrics["b"] > 2.5
+    assert lesson["lstsq_b"] - lesson["stop_b"] > 2.5
     # ... and the same loop, kept going, reaches the closed form (at iteration 1525 on the CPU).
-    assert 1000 < metrics["converged_iteration"] < 3000
-    assert metrics["converged_w"] == pytest.approx(metrics["lstsq_w"], abs=0.01)
-    assert metrics["converged_b"] == pytest.approx(metrics["lstsq_b"], abs=0.01)
+    assert lesson["converged"] and 1000 < lesson["iteration"] < 3000
+    assert lesson["w"].item() == pytest.approx(lesson["lstsq_w"], abs=0.01)
+    assert lesson["b"].item() == pytest.approx(lesson["lstsq_b"], abs=0.01)
+    # The smallest loss any line reaches on these points, the noise's floor: ½·(18/20)·σ² ≈ 0.45 in
+    # expectation (two of the 20 degrees of freedom go to w and b); a stop loss below it never holds.
+    x, y = lesson["x"], lesson["y"]
+    floor = (0.5 * (y - (lesson["lstsq_w"] * x + lesson["lstsq_b"])) ** 2).mean().item()
+    assert floor == pytest.approx(0.46, abs=0.01)
+    # A float per iteration is all it keeps of the run: w and b for the figure.
+    assert len(lesson["history"]["w"]) == lesson["iteration"] + 1
 
 
 def test_linear_gif_has_a_frame_every_10_iterations_and_holds_the_last(linear):
@@ -93,13 +91,21 @@ def test_linear_gif_has_a_frame_every_10_iterations_and_holds_the_last(linear):
     assert (linear.out_dir / "fit.png").is_file()
 
 
+def test_linear_slope_and_stop_loss_are_the_courses_knobs(tmp_path):
+    """The course's homework: another slope, another stop rule (a stop loss under the noise's ~0.45 never holds)."""
+    run = run_lesson(LINEAR, "--slope", "3", "--stop-loss", "0.3", "--iterations", "100", in_process=True,
+                     out_dir=tmp_path)
+    assert_failed_in_one_line(run, 1, "ran out of iterations", "loss < 0.3", "100 iterations")
+    assert (run.variables["y"] - 3 * run.variables["x"]).mean().item() == pytest.approx(5, abs=0.6)
+
+
 def test_linear_divergence_is_a_failed_run(tmp_path):
-    run = run_in_process(*LINEAR_DIVERGES, out_dir=tmp_path)
-    assert_failed_in_one_line(run, 1, "diverged", "at iteration", "lr 10", "try --lr 0.05")
+    run = run_lesson(LINEAR, "--lr", "10", in_process=True, out_dir=tmp_path)
+    assert_failed_in_one_line(run, 1, "diverged", "at iteration 8", "lr 10", "try --lr 0.05")
 
 
 def test_linear_running_out_of_iterations_is_a_failed_run(tmp_path):
-    run = run_in_process(*LINEAR_RUNS_OUT, out_dir=tmp_path)
+    run = run_lesson(LINEAR, "--iterations", "5", in_process=True, out_dir=tmp_path)
     assert_failed_in_one_line(run, 1, "ran out of iterations", "loss < 1", "5 iterations")
     assert "Stopped at" not in run.stdout
 
@@ -108,31 +114,42 @@ def test_linear_running_out_of_iterations_is_a_failed_run(tmp_path):
 
 def test_logistic_stops_where_the_course_stops(logistic):
     """--quick trains exactly as the full run: the course's numbers."""
-    metrics = logistic.metrics
-    assert metrics["stop_iteration"] == 380
-    assert metrics["accuracy"] == pytest.approx(0.995)
-    assert metrics["loss"] == pytest.approx(0.049, abs=0.005)
+    lesson = logistic.variables
+    assert lesson["stop_iteration"] == 380
+    assert lesson["accuracy"] == pytest.approx(0.995)
+    assert lesson["loss"].item() == pytest.approx(0.049, abs=0.005)
     # 198/200 counted in integers is exactly 0.99, which is not > 0.99: the loop goes on from 260.
     line_260 = next(line for line in logistic.stdout.splitlines() if line.startswith("Iteration:  260"))
     assert "accuracy:  99.00%" in line_260
+    assert logistic.metrics["headline"] == ["stop_iteration", "accuracy", "log_odds_max_abs_difference"]
 
 
 def test_logistic_line_separates_the_clouds(logistic):
-    metrics = logistic.metrics
-    w0, w1, b = metrics["w0"], metrics["w1"], metrics["b"]
+    w0, w1, b = (logistic.variables[name] for name in ("w0", "w1", "b"))
     # Class 0 sits around (2.7, 2.7), class 1 around (−0.7, −0.7): the model must give class 1
     # (p > 0.5, z > 0) to the second centre only.
-    z = lambda x0, x1: w0 * x0 + w1 * x1 + b
+    z = lambda x0, x1: w0 * x0 + w1 * x1 + b  # noqa: E731
     assert z(2.7, 2.7) < 0 < z(-0.7, -0.7)
     assert (logistic.out_dir / "decision_boundary.png").is_file()
 
 
 def test_logistic_log_odds_are_the_linear_output(logistic):
     """ln[p/(1−p)] = z on the trained model (float64); float32 loses digits of 1 − p near p = 1."""
-    metrics = logistic.metrics
-    assert metrics["log_odds_max_abs_difference"] <= 1e-4
-    assert 1e-4 < metrics["log_odds_max_abs_difference_float32"] < 1e-1
+    lesson = logistic.variables
+    assert lesson["log_odds_difference"] <= 1e-4
+    assert 1e-4 < lesson["float32_difference"] < 1e-1
     assert "Log-odds: max |ln[p/(1−p)] − z|" in logistic.stdout
+
+
+def test_logistic_is_not_log_linear_regression(logistic):
+    """Read as log-linear regression (ln y = z), the same z gives y = e^z, above 1 wherever the model
+    says class 1: no probability; the log-odds reading stays inside (0, 1)."""
+    lesson = logistic.variables
+    z, p = lesson["z"], lesson["p"]
+    assert lesson["above_one"] == (z > 0).sum().item() == 99
+    assert lesson["log_linear_y"].max().item() > 1e4 and 1e-5 < lesson["log_linear_y"].min().item() < 1e-4
+    assert 0 < p.min().item() and p.max().item() < 1
+    assert "is > 1 at 99 of 200 points" in logistic.stdout
 
 
 def test_logistic_gif_has_a_frame_per_drawn_check_and_holds_the_last(logistic):
@@ -142,12 +159,22 @@ def test_logistic_gif_has_a_frame_per_drawn_check_and_holds_the_last(logistic):
     assert [figure["file"] for figure in read_figures(logistic.out_dir)] == ["training.gif", "decision_boundary.png"]
 
 
+def test_logistic_mean_value_is_the_courses_knob(tmp_path):
+    """The course's homework: clouds 5 apart are separated at the very first check."""
+    run = run_lesson(LOGISTIC, "--mean-value", "5", "--quick", in_process=True, out_dir=tmp_path)
+    assert run.returncode == 0, run.explain()
+    assert run.variables["stop_iteration"] == 0 and run.variables["accuracy"] == 1.0
+    assert run.variables["x0"].mean().item() == pytest.approx(5 + 1, abs=0.3)  # mean_value + bias
+
+
 def test_logistic_too_large_steps_run_out_of_iterations(tmp_path):
-    run = run_in_process(*LOGISTIC_RUNS_OUT, out_dir=tmp_path)
+    run = run_lesson(LOGISTIC, "--lr", "1000", "--iterations", "100", in_process=True, out_dir=tmp_path)
     assert_failed_in_one_line(run, 1, "ran out of iterations", "never passed 0.99", "loss grew", "try --lr 0.01")
 
 
-@pytest.mark.parametrize("value", BAD_MOMENTUM)
-def test_logistic_refuses_momentum_outside_0_1(tmp_path, value):
-    run = run_in_process(*MOMENTUM_REFUSED[value], out_dir=tmp_path)
-    assert_failed_in_one_line(run, 2, "--momentum", "[0, 1)", repr(value))
+@pytest.mark.parametrize("flag, value, words", [("--momentum", "-1", ("[0, 1)",)),
+                                                 ("--mean-value", "-1", ("[0, 100]",)),
+                                                 ("--bias", "nan", ("[-100, 100]",))])
+def test_logistic_refuses_a_knob_out_of_range(tmp_path, flag, value, words):
+    run = run_lesson(LOGISTIC, flag, value, in_process=True, out_dir=tmp_path)
+    assert_failed_in_one_line(run, 2, flag, repr(value), *words)

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
+from tools.errors import LessonError
 from tools.figures import DIVERGING_CMAP
 from tools.photo import (MAX_IMAGE_SIDE, PHOTO_SIDE, add_image_flag, draw_signed, feature_map, load_photo,
                          rgb_picture, sample_photo_path, signed_limit)
@@ -60,14 +61,30 @@ def test_large_user_image_is_downscaled_keeping_its_aspect(tmp_path):
     (lambda path: path.write_text("not a picture"), "cannot be decoded"),
     (lambda path: gradient_image(2, 5).save(path, format="PNG"), "too small"),
 ])
-def test_bad_image_is_one_line_naming_the_flag_and_exit_2(tmp_path, capsys, make_file, message):
+def test_bad_image_is_one_line_naming_the_flag_and_exit_2(tmp_path, make_file, message):
     path = tmp_path / "photo.png"
     make_file(path)
-    with pytest.raises(SystemExit) as stopped:
+    with pytest.raises(LessonError) as stopped:
         load_photo(path, min_side=3)
-    assert stopped.value.code == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "--image" in error and message in error, error
+    assert stopped.value.status == 2
+    line = stopped.value.line()
+    assert "\n" not in line and "--image" in line and message in line, line
+
+
+@pytest.mark.parametrize("width, height, min_side, left", [(5000, 2, 2, "1024×1"), (3000, 3, 2, "1024×1"),
+                                                          (2049, 2, 2, "1024×1"), (6000, 10, 5, "1024×2"),
+                                                          (10, 6000, 5, "2×1024")])
+def test_a_picture_too_thin_after_the_downscale_is_refused(tmp_path, width, height, min_side, left):
+    """Large enough as it is, but the 1024 px downscale leaves a side under min_side (issue 20)."""
+    path = tmp_path / "thin.png"
+    Image.new("RGB", (width, height), (90, 140, 200)).save(path)
+    with pytest.raises(LessonError) as stopped:
+        load_photo(path, min_side=min_side)
+    line = stopped.value.line()
+    assert stopped.value.status == 2 and "\n" not in line, line
+    assert "--image" in line and f"{width}×{height}" in line and left in line and f"under {min_side} px" in line
+    downscaled = load_photo(path, min_side=1).image.size  # a lesson that needs one pixel takes it
+    assert min(downscaled) == int(left.split("×")[0 if width < height else 1])
 
 
 def test_the_notes_two_lines_and_rgb_picture_round_trip():
@@ -80,12 +97,12 @@ def test_the_notes_two_lines_and_rgb_picture_round_trip():
     assert np.array_equal(np.asarray(rgb_picture(img_tensor[0])), np.asarray(picture))  # (3, H, W) too
 
 
-def test_image_path_too_long_is_one_line_exit_2(tmp_path, capsys):
-    with pytest.raises(SystemExit) as stopped:
+def test_image_path_too_long_is_one_line_exit_2(tmp_path):
+    with pytest.raises(LessonError) as stopped:
         load_photo(tmp_path / ("a" * 300 + ".png"))
-    assert stopped.value.code == 2
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "--image" in error and "too long" in error.lower(), error
+    assert stopped.value.status == 2
+    line = stopped.value.line()
+    assert "\n" not in line and "--image" in line and "too long" in line.lower(), line
 
 
 def test_signed_limit_is_a_robust_symmetric_scale():
@@ -113,8 +130,9 @@ def test_feature_map_keeps_raw_values_and_drops_singleton_axes():
         feature_map(torch.zeros(1, 3, 4, 4))  # three channels are not one feature map
 
 
-def test_add_image_flag_defaults_to_the_built_in_photo(tmp_path):
+def test_add_image_flag_defaults_to_the_built_in_photo_and_names_the_minimum(tmp_path):
     parser = argparse.ArgumentParser()
-    add_image_flag(parser)
+    add_image_flag(parser, min_side=5)
+    assert "each side at least 5 px" in " ".join(parser.format_help().split())
     assert parser.parse_args([]).image is None
     assert parser.parse_args(["--image", str(tmp_path / "a.jpg")]).image == tmp_path / "a.jpg"

@@ -1,7 +1,9 @@
-"""tools/rmb.py: the Dataset (both ways of decoding), and the safe preparation of the folders:
-content compared, nothing written where it must not be, one clean line for every refused path,
-and interrupted or concurrent lesson runs (real processes, real signals) that leave nothing behind."""
+"""tools/rmb_dataset.py (the Dataset, both ways of decoding, and listing photos) and tools/rmb_prepare.py
+(the safe preparation of the folders): content compared, checksums of every copy, nothing written
+where it must not be, one clean line for every refused path or photo, and interrupted or concurrent
+lesson runs (real processes, real signals) that leave nothing behind."""
 import errno
+import json
 import os
 import random
 import shutil
@@ -18,10 +20,14 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-import tools.rmb as rmb
-from conftest import lesson_script
-from tools.rmb import (CLASS_NAMES, RMBDataset, check_split_dirs, copy_split, existing_folder, folder_checksum,
-                       image_files, remove_stale_partials, split_fingerprint, write_folder)
+import tools.rmb_dataset as rmb_dataset
+import tools.rmb_prepare as rmb_prepare
+from conftest import LESSON_ENV, WORK_DIR, lesson_script
+from tools.errors import LessonError
+from tools.rmb_dataset import CLASS_NAMES, RMBDataset, image_files, labelled_image_files
+from tools.rmb_prepare import (MANIFEST_FILE, check_split_dirs, copy_split, existing_folder, folder_checksum,
+                               remove_stale_partials, split_fingerprint, write_folder)
+from tools.metrics import file_sha256
 
 SPLIT = lesson_script("lesson_models", "01_split_dataset")
 TRAIN = lesson_script("lesson_models", "02_train_lenet")
@@ -64,15 +70,15 @@ def plan_of(raw_dir: Path, seed: int = 1) -> dict:
     return plan
 
 
-def expect_exit(capsys, function, *fragments, code=2):
-    with pytest.raises(SystemExit) as stop:
+def expect_error(function, *fragments, status=2):
+    """function() stops with one LessonError line (exit status 2: bad input) holding every fragment."""
+    with pytest.raises(LessonError) as stop:
         function()
-    assert stop.value.code == code
-    error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "Traceback" not in error, error
+    line = stop.value.line()
+    assert stop.value.status == status and "\n" not in line, line
     for fragment in fragments:
-        assert str(fragment) in error, error
-    return error
+        assert str(fragment) in line, line
+    return line
 
 
 def partials(folder: Path) -> list:
@@ -114,32 +120,54 @@ def test_any_image_mode_becomes_a_sane_training_photo(tmp_path, mode):
         assert abs(tensor.mean().item() - 128 / 255) < 0.01, tensor.mean()
 
 
-def test_missing_and_empty_folders_are_clear_errors(tmp_path, capsys):
-    expect_exit(capsys, lambda: RMBDataset(tmp_path / "nowhere"), tmp_path / "nowhere", "no such folder")
+def test_missing_and_empty_folders_are_clear_errors(tmp_path):
+    expect_error(lambda: RMBDataset(tmp_path / "nowhere"), "RMB data folder", tmp_path / "nowhere", "no such folder")
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "Thumbs.db").write_bytes(b"\0")
-    expect_exit(capsys, lambda: RMBDataset(tmp_path), tmp_path / "1", "no images")
+    expect_error(lambda: RMBDataset(tmp_path), tmp_path / "1", "no images")
     Image.new("RGB", (8, 8)).save(tmp_path / "1" / "a.jpg")
-    expect_exit(capsys, lambda: RMBDataset(tmp_path), tmp_path / "100", "no such folder")
+    expect_error(lambda: RMBDataset(tmp_path), tmp_path / "100", "no such folder")
     (tmp_path / "100").mkdir()
-    expect_exit(capsys, lambda: RMBDataset(tmp_path), tmp_path / "100", "no images")
+    expect_error(lambda: RMBDataset(tmp_path), tmp_path / "100", "no images")
 
 
-def test_truncated_jpeg_is_a_clear_error(tmp_path, capsys):
+def test_photos_in_a_folder_and_its_class_subfolders(tmp_path):
+    """--predict's listing: the folder's own photos, then each subfolder's (sorted); a subfolder named
+    after a class labels its photos (the course's test_data/100/100.jpg), any other gives None."""
+    for relative in ("z.jpg", "1/b.png", "1/a.jpg", "100/100.jpg", "other/x.png", ".hidden/y.png", "100/Thumbs.db"):
+        (tmp_path / relative).parent.mkdir(exist_ok=True)
+        if relative.endswith(".db"):
+            (tmp_path / relative).write_bytes(b"\0")
+        else:
+            Image.new("RGB", (8, 8)).save(tmp_path / relative, format="PNG")
+    found = [(path.relative_to(tmp_path).as_posix(), label) for path, label in labelled_image_files(tmp_path)]
+    assert found == [("z.jpg", None), ("1/a.jpg", 0), ("1/b.png", 0), ("100/100.jpg", 1), ("other/x.png", None)]
+    (tmp_path / "empty" / "1").mkdir(parents=True)
+    expect_error(lambda: labelled_image_files(tmp_path / "empty", "--predict"), "--predict", "holds no images")
+    expect_error(lambda: labelled_image_files(tmp_path / "nowhere", "--predict"), "--predict", "no such folder")
+    expect_error(lambda: labelled_image_files(tmp_path / "z.jpg", "--predict"), "--predict", "is a file")
+
+
+def test_the_imagenet_normalisation_is_imagenets():
+    """The mean and std the notes normalise with: ImageNet's, as torchvision documents them."""
+    assert rmb_dataset.NORM_MEAN == [0.485, 0.456, 0.406] and rmb_dataset.NORM_STD == [0.229, 0.224, 0.225]
+
+
+def test_truncated_jpeg_is_a_clear_error(tmp_path):
     raw = make_photos(tmp_path / "raw", per_class=1)
     good = (raw / "1" / "0000.jpg").read_bytes()
     (raw / "100" / "0000.jpg").write_bytes(good[: len(good) // 2])
     dataset = RMBDataset(raw)
     dataset[0]
-    expect_exit(capsys, lambda: dataset[1], raw / "100" / "0000.jpg", "cannot be decoded")
-    expect_exit(capsys, lambda: RMBDataset(raw, resize_once=(32, 32)), "cannot be decoded")  # in the constructor
+    expect_error(lambda: dataset[1], raw / "100" / "0000.jpg", "cannot be decoded")
+    expect_error(lambda: RMBDataset(raw, resize_once=(32, 32)), "cannot be decoded")  # in the constructor
 
 
 def test_resize_once_gives_the_same_tensors_and_decodes_once(tmp_path, monkeypatch):
     raw = make_photos(tmp_path / "raw", per_class=6, size=(120, 60))
     opened = []
-    real_open = rmb.open_rgb
-    monkeypatch.setattr(rmb, "open_rgb", lambda path, what: opened.append(path) or real_open(path, what))
+    real_open = rmb_dataset.open_rgb
+    monkeypatch.setattr(rmb_dataset, "open_rgb", lambda path, what: opened.append(path) or real_open(path, what))
     every_epoch = RMBDataset(raw, TRAIN_TRANSFORM)
     once = RMBDataset(raw, TRAIN_TRANSFORM, resize_once=(32, 32))
     assert len(opened) == len(once) == 12  # the constructor decoded every photo once
@@ -159,67 +187,91 @@ def test_resize_once_gives_the_same_tensors_and_decodes_once(tmp_path, monkeypat
 
 # --- copying a split -----------------------------------------------------------------------------
 
-def test_copy_split_copies_the_plan_and_compares_content(tmp_path, capsys):
+def test_copy_split_copies_the_plan_and_compares_content(tmp_path):
     raw = make_photos(tmp_path / "raw", per_class=20)
     before = folder_checksum(raw)
     plan = plan_of(raw)
     assert copy_split(plan, tmp_path / "a", raw, seed=1) is True
     assert {part: {name: len(list((tmp_path / "a" / part / name).iterdir())) for name in CLASS_NAMES}
             for part in plan} == {"train": {"1": 16, "100": 16}, "valid": {"1": 2, "100": 2}, "test": {"1": 2, "100": 2}}
-    assert rmb.split_data_source(tmp_path / "a") == "user"
+    assert rmb_prepare.split_data_source(tmp_path / "a") == "user"
+    # split.json: every copy with the SHA-256 of its bytes, and nothing else (a clean-up removes only these).
+    listed = json.loads((tmp_path / "a" / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
+    copies = sorted(path.relative_to(tmp_path / "a").as_posix() for path in (tmp_path / "a").rglob("*.jpg"))
+    assert sorted(listed) == copies and len(copies) == 40
+    assert all(listed[relative] == file_sha256(tmp_path / "a" / relative) for relative in copies)
+    assert listed[copies[0]] == file_sha256(raw / copies[0].split("/", 1)[1])  # the photo's own bytes
     assert copy_split(plan, tmp_path / "a", raw, seed=1) is False  # the same split: nothing copied
     assert copy_split(plan_of(raw), tmp_path / "b", raw, seed=1)
     assert split_fingerprint(tmp_path / "a") == split_fingerprint(tmp_path / "b")
-    expect_exit(capsys, lambda: copy_split(plan_of(raw, seed=2), tmp_path / "a", raw, seed=2),
-                tmp_path / "a", "different split")
+    expect_error(lambda: copy_split(plan_of(raw, seed=2), tmp_path / "a", raw, seed=2),
+                 tmp_path / "a", "different split")
     # Same names, same sizes, one byte flipped: a different split, found by content.
     victim = tmp_path / "a" / "valid" / "100" / plan["valid"]["100"][0].name
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
     victim.write_bytes(bytes(data))
-    expect_exit(capsys, lambda: copy_split(plan, tmp_path / "a", raw, seed=1), "different split")
+    expect_error(lambda: copy_split(plan, tmp_path / "a", raw, seed=1), "different split")
     assert folder_checksum(raw) == before
     assert not partials(tmp_path)
 
 
-def test_copy_split_needs_enough_photos(tmp_path, capsys):
+def test_copy_split_needs_enough_photos(tmp_path):
     raw = make_photos(tmp_path / "raw", per_class=5)
-    expect_exit(capsys, lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1), raw / "1", "at least 10")
+    expect_error(lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1), raw / "1", "at least 10")
     assert not (tmp_path / "split").exists()
 
 
-def test_split_inside_the_photos_is_refused_before_anything_is_written(tmp_path, capsys):
+@pytest.mark.parametrize("damage", ["empty", "not an image", "no permission"])
+def test_a_bad_photo_is_named_before_anything_is_copied(tmp_path, damage):
+    raw = make_photos(tmp_path / "raw", per_class=10)
+    victim = raw / "100" / "0003.jpg"
+    if damage == "empty":
+        victim.write_bytes(b"")
+    elif damage == "not an image":
+        victim.write_text("<html>the download page, not the photo</html>")
+    else:
+        if os.name == "nt" or os.geteuid() == 0:
+            pytest.skip("root (or Windows) reads a file whatever its permissions")
+        victim.chmod(0)
+    cause = {"empty": "is empty (0 bytes)", "not an image": "is not an image", "no permission": "cannot be read"}[damage]
+    expect_error(lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1), f"photo {victim}: {cause}")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["raw"]  # no split, no partial folder
+
+
+def test_split_inside_the_photos_is_refused_before_anything_is_written(tmp_path):
     raw = make_photos(tmp_path / "raw", per_class=10)
     before = sorted(path for path in raw.rglob("*"))
-    expect_exit(capsys, lambda: check_split_dirs(raw, raw / "1" / "split_here"), "--split-dir", "inside the photo folder")
-    expect_exit(capsys, lambda: check_split_dirs(raw, raw), "--split-dir", "inside the photo folder")
-    expect_exit(capsys, lambda: check_split_dirs(tmp_path / "split" / "raw", tmp_path / "split"), "--raw-dir",
-                "inside the split folder")
+    expect_error(lambda: check_split_dirs(raw, raw / "1" / "split_here"), "--split-dir", "inside the photo folder")
+    expect_error(lambda: check_split_dirs(raw, raw), "--split-dir", "inside the photo folder")
+    expect_error(lambda: check_split_dirs(tmp_path / "split" / "raw", tmp_path / "split"), "--raw-dir",
+                 "inside the split folder")
     assert sorted(path for path in raw.rglob("*")) == before
     check_split_dirs(raw, tmp_path / "split")  # side by side: fine
 
 
-def test_paths_the_system_refuses_are_one_line(tmp_path, capsys):
+def test_paths_the_system_refuses_are_one_line(tmp_path):
     too_long = tmp_path / ("d" * 300)
     cause = "File name too long" if LINUX else ""
-    expect_exit(capsys, lambda: check_split_dirs(too_long, tmp_path / "split"), "--raw-dir", too_long, cause)
-    expect_exit(capsys, lambda: check_split_dirs(tmp_path, too_long), "--split-dir", too_long, cause)
-    expect_exit(capsys, lambda: existing_folder(too_long, "--data-dir"), "--data-dir", cause)
-    expect_exit(capsys, lambda: image_files(too_long, "--predict"), "--predict", cause)
-    expect_exit(capsys, lambda: image_files(tmp_path / "nowhere", "--predict"), "--predict", "no such folder")
+    expect_error(lambda: check_split_dirs(too_long, tmp_path / "split"), "--raw-dir", too_long, cause)
+    expect_error(lambda: check_split_dirs(tmp_path, too_long), "--split-dir", too_long, cause)
+    expect_error(lambda: existing_folder(too_long, "--data-dir"), "--data-dir", cause)
+    expect_error(lambda: image_files(too_long, "--predict"), "--predict", cause)
+    expect_error(lambda: image_files(tmp_path / "nowhere", "--predict"), "--predict", "no such folder")
     (tmp_path / "file.txt").write_text("x")
-    expect_exit(capsys, lambda: existing_folder(tmp_path / "file.txt", "--data-dir"), "is a file")
+    expect_error(lambda: existing_folder(tmp_path / "file.txt", "--data-dir"), "is a file")
+    expect_error(lambda: image_files(tmp_path / "file.txt", "--predict"), "is a file")
 
 
 @pytest.mark.skipif(not LINUX, reason="/proc is Linux's")
-def test_split_under_proc_is_one_line_and_leaves_nothing(tmp_path, capsys):
+def test_split_under_proc_is_one_line_and_leaves_nothing(tmp_path):
     raw = make_photos(tmp_path / "raw", per_class=10)
-    expect_exit(capsys, lambda: copy_split(plan_of(raw), Path("/proc/rmb_split"), raw, seed=1),
-                "/proc/rmb_split", "cannot be written")
+    expect_error(lambda: copy_split(plan_of(raw), Path("/proc/rmb_split"), raw, seed=1),
+                 "/proc/rmb_split", "cannot be written")
     assert not list(Path("/proc").glob("rmb_split*"))
 
 
-def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     raw = make_photos(tmp_path / "raw", per_class=10)
     copies = []
     real_copy = shutil.copyfile
@@ -230,9 +282,9 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatc
         copies.append(target)
         return real_copy(source, target)
 
-    monkeypatch.setattr(rmb.shutil, "copyfile", copy_until_full)
-    expect_exit(capsys, lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1),
-                tmp_path / "split", "No space left on device")
+    monkeypatch.setattr(rmb_prepare.shutil, "copyfile", copy_until_full)
+    expect_error(lambda: copy_split(plan_of(raw), tmp_path / "split", raw, seed=1),
+                 tmp_path / "split", "No space left on device")
     assert len(copies) == 5 and not (tmp_path / "split").exists() and not partials(tmp_path)
 
 
@@ -245,10 +297,13 @@ def test_photo_names_that_are_not_utf8(tmp_path):
     assert folder_checksum(raw) == before
     copied = [path for part in ("train", "valid", "test") for path in (tmp_path / "split" / part / "1").iterdir()]
     assert NOT_UTF8 in [path.name for path in copied]
+    listed = json.loads((tmp_path / "split" / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
+    name = next(relative for relative in listed if relative.endswith(NOT_UTF8))  # as os.fsdecode gives it
+    assert listed[name] == file_sha256(tmp_path / "split" / name)
     assert len(RMBDataset(tmp_path / "split" / "train", resize_once=(32, 32))) == 16
 
 
-def test_another_run_finishing_first(tmp_path, capsys):
+def test_another_run_finishing_first(tmp_path):
     """The loser of a race: the winner's folder holds what ours would: use it; anything else: refuse."""
     def fill_while_another_run_finishes(content):
         def fill(folder):
@@ -261,11 +316,10 @@ def test_another_run_finishing_first(tmp_path, capsys):
         return fill
     assert write_folder(tmp_path / "same", fill_while_another_run_finishes(b"ours"), "split folder") is False
     assert (tmp_path / "same" / "photo.jpg").read_bytes() == b"ours" and not partials(tmp_path)
-    capsys.readouterr()
     shutil.rmtree(tmp_path / "same")
     shutil.rmtree(tmp_path / "other")
-    expect_exit(capsys, lambda: write_folder(tmp_path / "other", fill_while_another_run_finishes(b"theirs"),
-                                             "split folder"), "different content")
+    expect_error(lambda: write_folder(tmp_path / "other", fill_while_another_run_finishes(b"theirs"),
+                                      "split folder"), "different content")
     assert (tmp_path / "other" / "photo.jpg").read_bytes() == b"theirs" and not partials(tmp_path)
 
 
@@ -295,11 +349,13 @@ def test_stale_partial_folders_are_removed_live_ones_kept(tmp_path):
 
 # --- real lesson processes: interrupts and races -------------------------------------------------
 
-def start(lesson_runner, script, out_dir, *flags):
-    command = lesson_runner.command(script, tuple(str(flag) for flag in flags), out_dir)
-    return subprocess.Popen(command, cwd=lesson_runner.work_dir, env=lesson_runner.env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                            errors="replace")
+def start(script, out_dir, *flags):
+    """The lesson as a user starts it (the same command as conftest.run_lesson), without waiting for it:
+    these tests signal it while it runs."""
+    command = [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", str(script),
+               "--out-dir", str(out_dir), "--device", "cpu", *map(str, flags)]
+    return subprocess.Popen(command, cwd=WORK_DIR, env=LESSON_ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
 
 
 def finish(process) -> tuple:
@@ -329,16 +385,16 @@ def stop_while_writing(process, final: Path, how: int) -> tuple:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
-def test_interrupts_while_drawing_or_copying_leave_nothing_behind(lesson_runner, tmp_path):
+def test_interrupts_while_drawing_or_copying_leave_nothing_behind(tmp_path):
     """SIGKILL leaves a partial folder that the next run removes; SIGINT and SIGTERM remove their own."""
     results = {}
 
     def drawing():  # 01 --quick draws its photos under the out-dir
         out_dir = tmp_path / "drawing"
         raw = out_dir.parent / "quick_data" / "RMB_data"
-        killed = stop_while_writing(start(lesson_runner, SPLIT, out_dir, "--quick"), raw, signal.SIGKILL)
+        killed = stop_while_writing(start(SPLIT, out_dir, "--quick"), raw, signal.SIGKILL)
         left = partials(raw.parent)
-        interrupted = stop_while_writing(start(lesson_runner, SPLIT, out_dir, "--quick"), raw, signal.SIGINT)
+        interrupted = stop_while_writing(start(SPLIT, out_dir, "--quick"), raw, signal.SIGINT)
         results["drawing"] = killed, left, interrupted, partials(raw.parent), raw.exists()
 
     def copying():  # 01 --raw-dir with photos padded so that copying them takes a while
@@ -346,9 +402,9 @@ def test_interrupts_while_drawing_or_copying_leave_nothing_behind(lesson_runner,
         before = folder_checksum(raw)
         split = tmp_path / "split"
         flags = ("--raw-dir", raw, "--split-dir", split)
-        killed = stop_while_writing(start(lesson_runner, SPLIT, tmp_path / "copying", *flags), split, signal.SIGKILL)
+        killed = stop_while_writing(start(SPLIT, tmp_path / "copying", *flags), split, signal.SIGKILL)
         left = partials(tmp_path)
-        terminated = stop_while_writing(start(lesson_runner, SPLIT, tmp_path / "copying", *flags), split, signal.SIGTERM)
+        terminated = stop_while_writing(start(SPLIT, tmp_path / "copying", *flags), split, signal.SIGTERM)
         results["copying"] = killed, left, terminated, partials(tmp_path), split.exists()
         results["source unchanged"] = folder_checksum(raw) == before
 
@@ -367,16 +423,18 @@ def test_interrupts_while_drawing_or_copying_leave_nothing_behind(lesson_runner,
     assert results["source unchanged"]
 
 
-def test_two_first_runs_at_once_both_succeed(lesson_runner, tmp_path):
+def test_two_first_runs_at_once_both_succeed(tmp_path):
     """Two 02 --quick at once on a fresh tree: both draw the photos, both run 01 to split them. The
     loser of each race checks that the winner's folder holds what it made itself, and uses it."""
     shared = tmp_path / "fresh"  # both out-dirs in it: their quick runs share shared/quick_data
-    runs = [start(lesson_runner, TRAIN, shared / f"02_train_lenet_{index}", "--quick", "--epochs", "1")
+    runs = [start(TRAIN, shared / f"02_train_lenet_{index}", "--quick", "--epochs", "1")
             for index in range(2)]
     results = [finish(process) for process in runs]
     for returncode, stdout, stderr in results:
         assert returncode == 0, (stdout[-2000:], stderr[-2000:])
         assert "Traceback" not in stderr
+    # 02 alone prepares its data: it runs lesson 01 (at least the first to look found no split).
+    assert any("is missing: running lesson_models/01_split_dataset.py" in stdout for _, stdout, _ in results)
     quick_data = shared / "quick_data"
     assert sorted(path.name for path in quick_data.iterdir()) == ["RMB_data", "rmb_split"]
     assert sum(1 for _ in (quick_data / "RMB_data").rglob("*.jpg")) == 200

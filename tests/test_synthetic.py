@@ -1,13 +1,18 @@
-"""tools/rmb_synthetic.py: banknote photos like the course's, seeded, and a marker listing what was written.
+"""tools/rmb_synthetic.py: banknote photos like the course's, seeded, and a marker listing what was written
+(with checksums, in sha256sum's format).
 
 No lesson runs: everything here draws small photos in-process (well under a second in all).
 """
+import hashlib
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
 
-import tools.rmb as rmb
-from course.clean import generated_photos
+import tools.rmb_dataset as rmb_dataset
+from tools.rmb_prepare import data_source
+from tools.metrics import file_sha256
 from tools.rmb_synthetic import (CLASS_NAMES, MARKER_FILE, PHOTO_SIZE, draw_banknote, synthetic_banknote,
                                  write_new_series, write_synthetic_rmb)
 
@@ -24,12 +29,18 @@ def paper_colour(denomination: str, series: str, seed: int) -> tuple:
     return float(np.median(hue)), float(np.median(hsv[:, 1] / 255))
 
 
-def listed_files(root) -> list:
-    """The marker's file list: '#' comment lines first, then one relative path a line."""
+def listed_files(root) -> dict:
+    """The marker's file list, read as sha256sum reads it: '#' comment lines first, then one
+    `<64 hex digits>  <relative posix path>` line per file. Returns {path: checksum}."""
     lines = (root / MARKER_FILE).read_text(encoding="utf-8").splitlines()
     comments = [index for index, line in enumerate(lines) if line.startswith("#")]
     assert comments and comments == list(range(len(comments))), "comment lines come first"
-    return [line for line in lines[len(comments):] if line.strip()]
+    listed = {}
+    for line in lines[len(comments):]:
+        match = re.fullmatch(r"([0-9a-f]{64})  ([^/\\].*)", line)
+        assert match and ".." not in match[2].split("/"), line
+        listed[match[2]] = match[1]
+    return listed
 
 
 def test_same_seed_same_bytes_and_photo_i_does_not_depend_on_the_count(tmp_path):
@@ -104,22 +115,29 @@ def test_whole_photos_are_not_told_apart_by_their_mean_colour(tmp_path):
     assert 0.55 < correct / 120 < 0.92
 
 
-def test_the_marker_lists_every_file_written(tmp_path):
+def test_the_marker_lists_every_file_written_with_its_checksum(tmp_path):
     counts = write_synthetic_rmb(tmp_path / "raw", per_class=4, size=SMALL)
     assert counts == {"1": 4, "100": 4}
     on_disk = sorted(path.relative_to(tmp_path / "raw").as_posix() for path in (tmp_path / "raw").rglob("*")
                      if path.is_file() and path.name != MARKER_FILE)
-    assert sorted(listed_files(tmp_path / "raw")) == on_disk and len(on_disk) == 8
-    assert rmb.data_source(tmp_path / "raw") == "synthetic"
-    # The clean-up reads the same list: a photo the user added beside the drawn ones is not on it.
-    Image.new("RGB", (8, 8)).save(tmp_path / "raw" / "1" / "mine.jpg")
-    assert sorted(generated_photos(tmp_path / "raw")) == sorted(
-        [tmp_path / "raw" / relative for relative in on_disk] + [tmp_path / "raw" / MARKER_FILE])
+    listed = listed_files(tmp_path / "raw")
+    assert sorted(listed) == on_disk and len(on_disk) == 8
+    for relative, checksum in listed.items():  # the bytes on disk, hashed here without the generator's help
+        assert checksum == hashlib.sha256((tmp_path / "raw" / relative).read_bytes()).hexdigest() == \
+            file_sha256(tmp_path / "raw" / relative)
+    assert data_source(tmp_path / "raw") == "synthetic"
 
     paths = write_new_series(tmp_path / "new", count=3, size=SMALL)
     assert [path.name for path in paths] == ["0000.jpg", "0001.jpg", "0002.jpg"]
-    assert listed_files(tmp_path / "new") == ["0000.jpg", "0001.jpg", "0002.jpg"]
+    assert list(listed_files(tmp_path / "new")) == ["0000.jpg", "0001.jpg", "0002.jpg"]
+    assert all(listed_files(tmp_path / "new")[path.name] == file_sha256(path) for path in paths)
     assert all(Image.open(path).mode == "RGB" for path in paths)
+
+
+def test_the_class_names_are_the_datasets():
+    """One definition: the generator draws the folders the Dataset reads, in label order."""
+    assert CLASS_NAMES is rmb_dataset.CLASS_NAMES
+    assert [rmb_dataset.LABELS[name] for name in CLASS_NAMES] == [0, 1]
 
 
 def test_never_writes_into_a_folder_that_holds_something(tmp_path):

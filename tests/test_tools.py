@@ -1,4 +1,4 @@
-"""Unit tests of the shared helpers in tools/: seeding, device, flags, figures, metrics, images."""
+"""Unit tests of the shared helpers in tools/: seeding, device and threads, flags, figures, metrics, images."""
 import io
 import json
 import os
@@ -14,24 +14,25 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from conftest import REPO_ROOT, plan_runs, run_in_process
+from conftest import REPO_ROOT, run_lesson
 from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
 from tools.cli import (default_out_dir, learning_rate, lesson_parser, make_console_safe, momentum,
                        non_negative_int, positive_int, prepare_out_dir, start_lesson)
-from tools.device import resolve_device
+from tools.device import default_threads, resolve_device, set_cpu_threads, usable_cores
+from tools.errors import LessonError
 from tools.figures import PALETTE, GifRecorder, save_figure
 from tools.images import open_rgb, to_rgb, transform_invert
 from tools.metrics import headline_numbers, read_figures, read_metrics, record, to_json_value, write_metrics
+from tools.rmb_dataset import NORM_MEAN, NORM_STD
 from tools.seeding import set_seed
 
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
-
-def one_line_error(capsys) -> str:
-    """The stderr of a refused input: exactly one line, no traceback."""
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    return err
+def refused(stop) -> str:
+    """The line a refused input prints (exit status 2): one line, naming what was wrong."""
+    error = stop.value
+    assert isinstance(error, LessonError) and error.status == 2, error
+    assert "\n" not in error.line(), error.line()
+    return error.line()
 
 
 # --- seeding -------------------------------------------------------------------------------------
@@ -72,21 +73,56 @@ def test_auto_and_cpu_devices_exist():
 
 
 @pytest.mark.parametrize("name", ["cuda:7", "gpu", "cuda:x"])
-def test_missing_or_unknown_device_is_one_line_exit_2(name, capsys):
+def test_missing_or_unknown_device_is_one_line_exit_2(name):
     if name == "cuda:7" and torch.cuda.device_count() > 7:
         pytest.skip("this machine really has a cuda:7")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(LessonError) as stop:
         resolve_device(name)
-    assert stop.value.code == 2
-    assert name in one_line_error(capsys)
+    assert name in refused(stop)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_cuda_on_cpu_machine_is_refused_not_replaced(capsys):
-    with pytest.raises(SystemExit) as stop:
+def test_cuda_on_cpu_machine_is_refused_not_replaced():
+    with pytest.raises(LessonError) as stop:
         resolve_device("cuda")
-    assert stop.value.code == 2
-    assert "CUDA is not available" in one_line_error(capsys)
+    assert "CUDA is not available" in refused(stop)
+
+
+# --- threads -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def torch_threads():
+    """The tests change torch's thread count: put it back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_default_threads_are_half_the_cores_at_most_four(monkeypatch):
+    for cores, expected in ((1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)):
+        monkeypatch.setattr("tools.device.usable_cores", lambda: cores)
+        assert default_threads() == expected
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
+
+
+def test_threads_asked_for_win_then_omp_num_threads_then_the_default(monkeypatch, torch_threads):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert set_cpu_threads(2) == 2 == torch.get_num_threads()  # asked for
+    torch.set_num_threads(3)
+    assert set_cpu_threads(None) == 3  # OMP_NUM_THREADS set (the course runner's share): left alone
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert set_cpu_threads(None) == default_threads() == torch.get_num_threads()
+
+
+def test_start_lesson_sets_the_threads(tmp_path, monkeypatch, torch_threads):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    torch.set_num_threads(7)
+    start_lesson(make_parser(), ["--device", "cpu", "--out-dir", str(tmp_path)])
+    assert torch.get_num_threads() == default_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a learner's (or the course runner's) choice stands
+    torch.set_num_threads(2)
+    start_lesson(make_parser(), ["--device", "cpu", "--out-dir", str(tmp_path)])
+    assert torch.get_num_threads() == 2
 
 
 # --- flags ---------------------------------------------------------------------------------------
@@ -163,20 +199,18 @@ def test_record_writes_at_once_and_keeps_the_headline_order(tmp_path):
     (["--out-dir", ""], "--out-dir"),
     (["--no-such-flag"], "--no-such-flag"),
 ])
-def test_bad_flags_are_one_line_exit_2(capsys, argv, named):
-    with pytest.raises(SystemExit) as stop:
+def test_bad_flags_are_one_line_exit_2(argv, named):
+    with pytest.raises(LessonError) as stop:
         start_lesson(make_parser(), argv)
-    assert stop.value.code == 2
-    assert named in one_line_error(capsys)
+    assert named in refused(stop)
 
 
-def test_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
+def test_out_dir_that_is_a_file_is_refused(tmp_path):
     a_file = tmp_path / "taken.txt"
     a_file.write_text("mine")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(LessonError) as stop:
         prepare_out_dir(a_file)
-    assert stop.value.code == 2
-    assert "is a file" in one_line_error(capsys)
+    assert "is a file" in refused(stop)
     assert a_file.read_text() == "mine"  # nothing the user owns is changed
 
 
@@ -185,21 +219,20 @@ def test_out_dir_that_is_a_file_is_refused(tmp_path, capsys):
     lambda tmp: tmp / ("x" * 300),  # a name longer than any file system allows
     lambda tmp: Path("/proc/self/no_such_place"),  # a folder nobody may create
 ])
-def test_out_dir_that_cannot_be_made_or_written_is_refused(tmp_path, capsys, make_path):
+def test_out_dir_that_cannot_be_made_or_written_is_refused(tmp_path, make_path):
     (tmp_path / "taken.txt").write_text("mine")
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(LessonError) as stop:
         prepare_out_dir(make_path(tmp_path))
-    assert stop.value.code == 2
-    assert "--out-dir" in one_line_error(capsys)
+    assert "--out-dir" in refused(stop)
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
-def test_read_only_out_dir_is_refused_before_any_work(tmp_path, capsys):
+def test_read_only_out_dir_is_refused_before_any_work(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
-    with pytest.raises(SystemExit):
+    with pytest.raises(LessonError) as stop:
         prepare_out_dir(locked)
-    assert "cannot be created or written" in one_line_error(capsys)
+    assert "cannot be created or written" in refused(stop)
 
 
 def test_notebook_kernel_takes_its_flags_from_lesson_args(tmp_path, monkeypatch):
@@ -310,7 +343,7 @@ def photo_like(mode="RGB", size=(40, 30)) -> Image.Image:
 
 def test_transform_invert_round_trip_rgb():
     image = photo_like()
-    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(NORM_MEAN, NORM_STD)])
     tensor = transform(image)
     before = tensor.clone()
     restored = transform_invert(tensor, transform)
@@ -357,7 +390,7 @@ def test_transparent_pixels_become_white():
     assert to_rgb(image).getpixel((0, 0)) == (255, 255, 255)
 
 
-def test_open_rgb_reads_and_refuses(tmp_path, capsys):
+def test_open_rgb_reads_and_refuses(tmp_path):
     photo_like("RGBA").save(tmp_path / "ok.png")
     assert open_rgb(tmp_path / "ok.png").mode == "RGB"
 
@@ -366,10 +399,9 @@ def test_open_rgb_reads_and_refuses(tmp_path, capsys):
     (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
     (tmp_path / "notes.txt").write_text("not a picture")
     for name in ["missing.jpg", "truncated.jpg", "notes.txt"]:
-        with pytest.raises(SystemExit) as stop:
+        with pytest.raises(LessonError) as stop:
             open_rgb(tmp_path / name, what="--image")
-        assert stop.value.code == 2
-        assert name in one_line_error(capsys)
+        assert name in refused(stop)
 
 
 # --- the lesson contract as a user meets it ------------------------------------------------------
@@ -377,34 +409,20 @@ def test_open_rgb_reads_and_refuses(tmp_path, capsys):
 LINEAR = REPO_ROOT / "lesson_regression" / "01_linear_regression.py"
 
 
-def users_file(runner) -> Path:
-    """A file of the user's, where an out-dir is asked for: it must stay as it is."""
-    path = runner.tmp_root / "a_file.txt"
-    if not path.exists():
-        path.write_text("mine")
-    return path
-
-
-def out_dir_is_a_file(runner):
-    """The linear-regression lesson started as a user would, with a file for --out-dir. (The runner
-    puts its own --out-dir first; a later --out-dir on the command line wins.)"""
-    return (LINEAR, "--out-dir", str(users_file(runner)))
-
-
-plan_runs(out_dir_is_a_file)
-
-
-def test_lesson_refuses_an_out_dir_that_is_a_file_in_one_line(lesson_runner):
-    run = lesson_runner.run(*lesson_runner.resolve(out_dir_is_a_file))
+def test_lesson_refuses_an_out_dir_that_is_a_file_in_one_line(tmp_path):
+    """As a user meets it, in a real process: one line on stderr, exit 2, the file untouched."""
+    users_file = tmp_path / "a_file.txt"
+    users_file.write_text("mine")
+    run = run_lesson(LINEAR, "--out-dir", str(users_file))  # a later --out-dir wins over run_lesson's own
     assert run.returncode == 2, run.explain()
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
     assert "--out-dir" in run.stderr and "is a file" in run.stderr
-    assert users_file(lesson_runner).read_text() == "mine"
+    assert users_file.read_text() == "mine"
 
 
 def test_lesson_refuses_a_missing_device_in_one_line(tmp_path):
     if torch.cuda.device_count() > 7:
         pytest.skip("this machine really has a cuda:7")
-    run = run_in_process(LINEAR, "--device", "cuda:7", out_dir=tmp_path)  # stops before any work
+    run = run_lesson(LINEAR, "--device", "cuda:7", in_process=True, out_dir=tmp_path)  # stops before any work
     assert run.returncode == 2, run.explain()
     assert run.stderr.count("\n") == 1 and "cuda:7" in run.stderr, run.stderr

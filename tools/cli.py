@@ -7,24 +7,26 @@
     # flags checked, every generator seeded, args.device a torch.device that exists,
     # args.out_dir a folder we may write, console output safe on any encoding
 
-Shared flags: --device, --seed, --out-dir, --show, --quick, --deterministic. Every bad value is one
-line on stderr and exit status 2. Inside Jupyter the kernel's own argv is ignored: the flags come
-from the LESSON_ARGS environment variable (e.g. LESSON_ARGS="--quick --device cpu"), else defaults.
+Shared flags: --device, --seed, --out-dir, --show, --quick, --deterministic. Every bad value, and a
+torch/NumPy pair that cannot work, is one line on stderr and exit status 2. torch's CPU threads:
+OMP_NUM_THREADS where it is set, else tools.device.default_threads(). Inside Jupyter the kernel's
+own argv is ignored: the flags come from the LESSON_ARGS environment variable (e.g.
+LESSON_ARGS="--quick --device cpu"), else defaults.
 """
 import argparse
 import math
 import os
 import shlex
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from tools import OUTPUTS_DIR, QUICK_OUTPUTS_DIR
-from tools.device import DEVICE_CHOICES, resolve_device
-from tools.errors import fail, install_error_hook
+from tools.device import DEVICE_CHOICES, resolve_device, set_cpu_threads
+from tools.errors import fail, install_error_hook, running_in_notebook_kernel
 from tools.metrics import start_metrics
 from tools.seeding import MAX_SEED, set_seed
+from tools.versions import check_numpy_bridge, check_versions
 
 NOTEBOOK_ARGS_VARIABLE = "LESSON_ARGS"
 MAX_COUNT = 1_000_000  # the largest epoch, iteration or batch count any flag accepts
@@ -126,11 +128,6 @@ def lesson_parser(lesson: "str | Path", doc: "str | None", default_seed: int,
     return parser
 
 
-def running_in_notebook_kernel() -> bool:
-    """True inside a Jupyter/IPython kernel, whose argv (`-f kernel.json`) is not ours to parse."""
-    return bool(sys.argv) and Path(sys.argv[0]).name == "ipykernel_launcher.py"
-
-
 def prepare_out_dir(out_dir: "Path | str") -> Path:
     """Create the out-dir and check that we may write there, before any work is done.
 
@@ -151,21 +148,17 @@ def prepare_out_dir(out_dir: "Path | str") -> Path:
     return out_dir.resolve()
 
 
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # the same clean stop as Ctrl-C: `finally` blocks run, then "interrupted"
-
-
 def start_lesson(parser: argparse.ArgumentParser, argv: "list[str] | None" = None) -> argparse.Namespace:
     """Parse and check the flags, then the setup every lesson does the same way.
 
-    The device must exist, the out-dir must be writable; then every generator is seeded, metrics.json
-    is started afresh in the out-dir, and Ctrl-C or an uncaught OSError becomes one line on stderr.
+    The installed versions must be in the tested range, the device must exist, the out-dir must be
+    writable; then torch gets its CPU threads, every generator is seeded, metrics.json is started
+    afresh in the out-dir, and Ctrl-C or an uncaught OSError becomes one line on stderr.
     """
     in_kernel = running_in_notebook_kernel()
-    if not in_kernel:  # a kernel handles its own interrupts, and shows a LessonError as its one line
-        install_error_hook()
-        if hasattr(signal, "SIGTERM"):
-            signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    install_error_hook()  # again (the lesson did at its top): harmless, and does nothing in a kernel
+    check_versions()  # metadata only: cheap, and before a wrong pair can fail somewhere deep inside
+    check_numpy_bridge()
     if argv is None and in_kernel:
         argv = shlex.split(os.environ.get(NOTEBOOK_ARGS_VARIABLE, ""))
     args = parser.parse_args(argv)
@@ -173,6 +166,7 @@ def start_lesson(parser: argparse.ArgumentParser, argv: "list[str] | None" = Non
     if args.out_dir is None:
         args.out_dir = default_out_dir(getattr(args, "lesson", parser.prog), args.quick)
     args.out_dir = prepare_out_dir(args.out_dir)
+    set_cpu_threads()  # OMP_NUM_THREADS if set, else few: these models are small (tools/device.py)
     set_seed(args.seed, args.deterministic)
     start_metrics(args.out_dir, device=str(args.device))
     return args

@@ -10,10 +10,15 @@ Every record rewrites out_dir/metrics.json at once (flat keys; numbers, strings,
 no block at the end of a lesson, and a run that fails halfway leaves what it had measured.
 The key "headline" lists the headline keys in the order they were recorded.
 """
+import contextlib
+import hashlib
 import json
 import math
 import numbers
+import os
 from pathlib import Path
+
+from tools.errors import fail
 
 METRICS_FILE = "metrics.json"
 HEADLINE_KEY = "headline"
@@ -49,11 +54,36 @@ def to_json_value(value):
     raise TypeError(f"metrics.json cannot hold a {type(value).__name__}: {value!r}")
 
 
-def write_metrics(out_dir: Path, metrics: dict) -> Path:
-    """Write out_dir/metrics.json and return its path."""
-    path = Path(out_dir) / METRICS_FILE
-    path.write_text(json.dumps(to_json_value(metrics), indent=2) + "\n", encoding="utf-8")
+def write_whole(path: Path, write) -> Path:
+    """Write a file of the out-dir whole or not at all, and return its path.
+
+    `write(temporary_path)` writes a hidden file beside `path` (same folder, same suffix), which then
+    replaces `path` in one step (os.replace): a reader never sees half a file, and a full disk, a
+    Ctrl-C or a crash leaves the previous file (or none), never a truncated one. A full disk or a
+    folder we may not write is one line naming the file and --out-dir, exit status 2.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        fail(f"--out-dir {path.parent}: cannot write {path.name} ({error.strerror or error})")
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)  # gone already once os.replace has run
     return path
+
+
+def write_json(path: Path, value, ensure_ascii: bool = True) -> Path:
+    """`value` as indented JSON in `path` (UTF-8), written whole (see write_whole)."""
+    text = json.dumps(value, indent=2, ensure_ascii=ensure_ascii) + "\n"
+    return write_whole(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_metrics(out_dir: Path, metrics: dict) -> Path:
+    """Write out_dir/metrics.json (whole, or not at all) and return its path."""
+    return write_json(Path(out_dir) / METRICS_FILE, to_json_value(metrics))
 
 
 def read_metrics(out_dir: Path) -> dict:
@@ -91,3 +121,14 @@ def read_figures(out_dir: Path) -> list:
 def headline_numbers(metrics: dict) -> dict:
     """{key: value} of the keys a lesson marked as headline, in its order."""
     return {key: metrics[key] for key in metrics.get(HEADLINE_KEY, []) if key in metrics}
+
+
+def file_sha256(path: "str | Path") -> str:
+    """The SHA-256 of a file's bytes in hex (what sha256sum prints), read in blocks: a course's GIFs
+    are megabytes. The generator's marker, a split's split.json and the course runner's record all
+    list what they wrote with it, so that a clean-up removes a file only while it is still theirs."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

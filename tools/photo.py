@@ -43,10 +43,12 @@ class LessonPhoto:
     downscaled: bool  # True when a large --image was made smaller
 
 
-def add_image_flag(parser: argparse.ArgumentParser) -> None:
-    """Add `--image PATH` (the same flag, the same help, in every lesson that uses the photo)."""
+def add_image_flag(parser: argparse.ArgumentParser, min_side: int = 1) -> None:
+    """Add `--image PATH` (the same flag, the same help, in every lesson that uses the photo);
+    min_side: the shortest side the lesson's layers need, after the downscale (said in --help)."""
     parser.add_argument("--image", type=Path, default=None, metavar="PATH",
-                        help=f"your own picture, not cropped, downscaled above {MAX_IMAGE_SIDE} px "
+                        help=f"your own picture, not cropped, downscaled above {MAX_IMAGE_SIDE} px; "
+                             f"each side at least {min_side} px after that "
                              f"(default: the centre 512×512 of matplotlib's {SAMPLE_PHOTO})")
 
 
@@ -92,8 +94,8 @@ def load_photo(image_path: "str | Path | None" = None, max_side: int = MAX_IMAGE
     """The built-in photo (centre-cropped to 512×512) or the user's picture (as it is, in RGB).
 
     A user's path that is missing, too long or does not decode, or a picture with a side shorter than
-    `min_side` pixels (too small for the lesson's layers), is one line on stderr naming --image,
-    and exit status 2.
+    `min_side` pixels (too small for the lesson's layers), as it is or once downscaled (a very thin
+    picture: 5000×2 becomes 1024×1), is one line on stderr naming --image, and exit status 2.
     """
     if image_path is None:
         original = open_rgb(sample_photo_path(), what="matplotlib sample photo")
@@ -107,6 +109,10 @@ def load_photo(image_path: "str | Path | None" = None, max_side: int = MAX_IMAGE
         fail(f"--image {image_path}: {original.width}×{original.height} px is too small; "
              f"this lesson needs at least {min_side}×{min_side}")
     image = downscale_to_fit(original, max_side)
+    if min(image.size) < min_side:
+        fail(f"--image {image_path}: {original.width}×{original.height} px is too thin: downscaled to "
+             f"{image.width}×{image.height} (longest side {max_side}) it has a side under {min_side} px, "
+             f"which this lesson needs")
     downscaled = image.size != original.size
     source = f"{Path(image_path).name} ({original.width}×{original.height})"
     if downscaled:

@@ -13,7 +13,8 @@ The 2015 100-yuan note is red (hue 345–351°, the 1-yuan note's colour), with 
 portrait and "100" in gold-orange: what a model that learned "red means 1 yuan" gets wrong.
 
 Everything is drawn from one seed: the same seed gives the same bytes, and photo i of a class does
-not depend on how many photos are asked for. A marker file lists every file the generator wrote.
+not depend on how many photos are asked for. A marker file lists every file the generator wrote,
+with its SHA-256, in sha256sum's format (`sha256sum -c SYNTHETIC.txt` checks them).
 """
 import colorsys
 from pathlib import Path
@@ -21,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw
 
-CLASS_NAMES = ("1", "100")
+from tools.metrics import file_sha256
+from tools.rmb_dataset import CLASS_NAMES
 GENERATOR_SEED = 2024  # fixed, so data/RMB_data is the same whichever lesson generates it
 PHOTO_SIZE = (1200, 600)  # (width, height) of a default photo, about a phone photo cut to a note
 JPEG_QUALITY = 90
@@ -219,12 +221,14 @@ def _new_folder(root: Path) -> Path:
 
 
 def _write_marker(root: Path, description: str, written: list) -> None:
-    """The marker: '#' comment lines, then every file written, one path relative to root per line
-    (a clean-up can delete exactly these, and this file, and never a photo a user added)."""
+    """The marker: '#' comment lines, then one `<sha256 hex>  <relative/posix/path>` line per file
+    written (sha256sum's format), so that a clean-up removes exactly these files, and only while
+    their content is still what was drawn: never a photo a user added or saved under the same name."""
     lines = [f"# {description}",
-             "# Drawn by tools/rmb_synthetic.py. The files below (paths relative to this folder) and this",
-             "# file are all it wrote: removing exactly these leaves any photo you added."]
-    (root / MARKER_FILE).write_text("\n".join(lines + written) + "\n", encoding="utf-8")
+             "# Drawn by tools/rmb_synthetic.py: every file it wrote, with its SHA-256 (sha256sum format;",
+             "# paths relative to this folder). Removing exactly these, and this file, leaves any photo you added."]
+    lines += [f"{file_sha256(root / relative)}  {relative}" for relative in written]
+    (root / MARKER_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def write_synthetic_rmb(root: Path, per_class: int = 100, seed: int = GENERATOR_SEED,

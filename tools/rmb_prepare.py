@@ -1,16 +1,14 @@
-"""The banknote ("RMB") data of the course: the Dataset, and the safe preparation of its folders.
+"""Preparing the banknote folders: what the course does not teach, and a learner can skip.
 
-Course layout (the course's photos once unpacked, or the synthetic ones of tools/rmb_synthetic.py):
+    add_split_flags(parser)                   # --data-dir, --raw-dir, as every training lesson has them
+    split_dir, source = prepare_split(args)   # the split to train on, made (by running lesson 01) if missing
 
-    data/RMB_data/1/*.jpg      photos of 1-yuan notes      label 0
-    data/RMB_data/100/*.jpg    photos of 100-yuan notes    label 1
-
-lesson_models/01_split_dataset.py plans the 80/10/10 split and `copy_split` copies it into
-data/rmb_split/{train,valid,test}/{1,100}; `RMBDataset(data_dir, transform)` reads one of those.
-
-The first part of this file is the course's code. The rest (below the line) is what the course does
-not teach: checking the folders, drawing the synthetic photos, and writing a folder so that an
-interrupted, concurrent or failed run never leaves half of one behind.
+Lesson 01 plans the 80/10/10 split itself; `copy_split` copies that plan into
+split_dir/{train,valid,test}/{1,100} and writes split_dir/split.json (the seed, the photo folder,
+and the SHA-256 of every file it copied, so that a clean-up removes only those). The synthetic photos
+are drawn by tools/rmb_synthetic.py. Every folder is written as <name>.partial-<pid> and renamed when
+complete (`write_folder`), so an interrupted, concurrent or failed run never leaves half of one behind.
+The Dataset that reads the split is tools/rmb_dataset.py.
 """
 import glob
 import hashlib
@@ -25,71 +23,13 @@ import tempfile
 import threading
 from pathlib import Path
 
-from torch.utils.data import Dataset
-from torchvision import transforms
+from PIL import Image, UnidentifiedImageError
 
 from tools import DATA_DIR, REPO_ROOT
 from tools.errors import LessonError, fail, os_error_line
-from tools.images import open_rgb
+from tools.rmb_dataset import CLASS_NAMES
+from tools.metrics import file_sha256
 from tools.rmb_synthetic import MARKER_FILE, PHOTO_SIZE, write_synthetic_rmb
-
-CLASS_NAMES = ("1", "100")  # the folder names, in label order
-LABELS = {"1": 0, "100": 1}  # the course's rmb_label
-# What counts as a photo. Everything else (Thumbs.db, .DS_Store, notes.txt) is skipped, and so are
-# hidden files: macOS leaves "._IMG_0001.jpg" resource forks beside photos copied to a USB stick.
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-
-
-def image_files(folder: "str | Path", what: str = "image folder") -> list:
-    """The photos in `folder`, sorted by name; a missing folder or one without photos is an error."""
-    folder = Path(folder)
-    if not existing_folder(folder, what):
-        fail(f"{what} {folder}: no such folder")
-    files = sorted((path for path in folder.iterdir()
-                    if path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
-                    and path.is_file()), key=lambda path: path.name)
-    if not files:
-        fail(f"{what} {folder}: holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return files
-
-
-class RMBDataset(Dataset):
-    """The course's Dataset: data_dir/1 and data_dir/100 hold the photos; item i is (image, label).
-
-    resize_once=None: every __getitem__ decodes the whole photo, then applies `transform`, as the
-    course does. resize_once=(32, 32): every photo is decoded once, here, and kept resized to that
-    size (the transform's own Resize then has nothing left to do); the random steps of `transform`
-    (RandomCrop) still draw anew on every __getitem__, so each epoch sees new crops.
-    """
-
-    def __init__(self, data_dir: "str | Path", transform=None, resize_once=None):
-        self.data_dir = Path(data_dir)
-        if not existing_folder(self.data_dir, "RMB data folder"):
-            fail(f"RMB data folder {self.data_dir}: no such folder (expected {self.data_dir}/1 and /100)")
-        self.samples = [(path, LABELS[name]) for name in CLASS_NAMES  # [(path, label), ...]
-                        for path in image_files(self.data_dir / name, "RMB class folder")]
-        self.transform = transform
-        self.images = None  # the photos resized once, or None to decode on every __getitem__
-        if resize_once is not None:
-            resize = transforms.Resize(resize_once)
-            self.images = [resize(open_rgb(path, "RMB image")) for path, _ in self.samples]
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        if self.images is None:
-            image = open_rgb(path, "RMB image")  # decodes the whole photo (about 1200×600)
-        else:
-            image = self.images[index]  # already small: decoded once, in __init__
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, label
-
-
-# --------------------------------------------------------------------------------------------------
-# Below: preparing the folders. Not part of the course; a learner can skip it.
 
 SPLIT_PARTS = ("train", "valid", "test")
 MIN_PHOTOS_PER_CLASS = 10  # fewer would leave the valid or test part of 80/10/10 empty
@@ -193,12 +133,29 @@ def draw_synthetic_photos(raw_dir: Path, quick: bool) -> None:
                  "photo folder")
 
 
+def check_photos_readable(paths: list) -> None:
+    """One line naming the first photo that is empty, cannot be read or is no image at all, before
+    anything is copied (a zero-byte file is what an interrupted download leaves). Only the header is
+    read here; a photo truncated further on is found when it is decoded."""
+    for path in paths:
+        try:
+            if os.stat(path).st_size == 0:
+                fail(f"photo {path}: is empty (0 bytes); replace it, or move it out of the photo folder")
+            with Image.open(path):  # lazy: reads the header only
+                pass
+        except (UnidentifiedImageError, SyntaxError, ValueError) as error:
+            fail(f"photo {path}: is not an image Pillow can read ({error}); move it out of the photo folder")
+        except OSError as error:
+            fail(f"photo {path}: cannot be read ({error.strerror or error})")
+
+
 def copy_split(plan: dict, split_dir: Path, raw_dir: Path, seed: int) -> bool:
     """Copy the planned photos into split_dir/{train,valid,test}/{1,100} (the source is only read).
 
     plan: {part: {class: [photo paths]}}, as lesson 01 makes it. Returns True if copied, False if
     split_dir already held exactly this split (compared byte by byte; nothing is written then).
-    A split_dir holding anything else is refused: nothing is ever deleted or mixed.
+    A split_dir holding anything else is refused: nothing is ever deleted or mixed. split.json lists
+    every copied file with its SHA-256: {"files": {"train/1/0001.jpg": "<hex>", ...}}.
     """
     split_dir, raw_dir = Path(split_dir), Path(raw_dir)
     for name in CLASS_NAMES:
@@ -208,18 +165,22 @@ def copy_split(plan: dict, split_dir: Path, raw_dir: Path, seed: int) -> bool:
                  f"{MIN_PHOTOS_PER_CLASS}")
     wanted = {f"{part}/{name}/{path.name}": Path(path)
               for part in SPLIT_PARTS for name in CLASS_NAMES for path in plan[part][name]}
+    check_photos_readable(list(wanted.values()))
     if existing_folder(split_dir, "split folder") and any(split_dir.iterdir()):
         if _same_files(wanted, split_dir):
             return False  # the same split is already there: re-running changes nothing
         fail(f"split folder {split_dir}: already holds a different split (another seed, or other photos); "
              "delete it or choose another --split-dir")
     manifest = {"seed": seed, "raw_dir": os.fsdecode(raw_dir.resolve()), "data_source": data_source(raw_dir),
-                "counts": {part: {name: len(plan[part][name]) for name in CLASS_NAMES} for part in SPLIT_PARTS}}
+                "counts": {part: {name: len(plan[part][name]) for name in CLASS_NAMES} for part in SPLIT_PARTS},
+                "files": {}}
 
     def copy_into(folder: Path) -> None:
         for relative, source in wanted.items():
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, folder / relative)  # a copy: the photo folder stays as it is
+            manifest["files"][relative] = file_sha256(folder / relative)  # the bytes we wrote
+        # JSON's \u escapes keep a name that is not UTF-8 (a GBK archive on Linux) as os.fsdecode gives it
         (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
     return write_folder(split_dir, copy_into, "split folder")
@@ -329,7 +290,7 @@ def remove_stale_partials(final: Path) -> None:
         if not pid_text.isdigit() or not partial.is_dir():
             continue
         pid = int(pid_text)
-        if pid == os.getpid() or not _process_alive(pid):  # our own id: a run before a restart
+        if pid == os.getpid() or not process_alive(pid):  # our own id: a run before a restart
             shutil.rmtree(partial, ignore_errors=True)
             print(f"Removed {partial}, left by an interrupted run (process {pid} has ended).")
 
@@ -351,9 +312,9 @@ def _remove_despite_signals(folder: Path) -> None:
             signal.raise_signal(number)
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there, not check
-        return _windows_process_alive(pid)
+        return _windowsprocess_alive(pid)
     try:
         os.kill(pid, 0)  # POSIX: signal 0 only checks that the process exists
     except ProcessLookupError:
@@ -368,7 +329,7 @@ def _process_alive(pid: int) -> bool:
         return True
 
 
-def _windows_process_alive(pid: int) -> bool:
+def _windowsprocess_alive(pid: int) -> bool:
     import ctypes
     from ctypes import wintypes
     PROCESS_QUERY_LIMITED_INFORMATION, STILL_ACTIVE, ERROR_ACCESS_DENIED = 0x1000, 259, 5
