@@ -9,6 +9,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ["MPLBACKEND"] = "Agg"  # before anything imports pyplot
+# The two test processes share two cores: an OpenMP thread that waits must sleep, not spin, or a run
+# on two intra-op threads beside a busy core takes ten times as long (04 --quick: 153 s against 14 s
+# measured). Read when torch is first imported, here and by every lesson this session starts.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Started in the background by a non-interactive shell (`pytest &`, some CI runners), this process
 # ignores SIGINT, and so would every lesson it starts: the tests that press Ctrl-C on a lesson need
 # it to hear SIGINT, as it does in a learner's terminal.

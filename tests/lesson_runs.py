@@ -5,10 +5,10 @@
 
 Both return a LessonRun: returncode, stdout, stderr, out_dir, metrics (its metrics.json) and, for
 an in-process run, `variables` (the lesson's globals when it stopped: what claim tests read).
-The same call with the same flags runs once per test session: pytest-xdist (pytest.ini: `-n 2
---dist loadfile`) runs the test files in two processes, each file whole in one of them, and a
+The same call with the same flags runs once per test session: pytest-xdist (pytest.ini: `-n 4
+--dist loadfile`) runs the test files in four processes, each file whole in one of them, and a
 subprocess run is shared between them through a folder and a file lock (the first to ask runs it,
-the other waits and reads it). That is all the scheduling there is.
+the others wait and read it). That is all the scheduling there is.
 """
 import contextlib
 import hashlib
@@ -77,22 +77,24 @@ _RUNS: dict = {}  # (script, flags, in_process) -> LessonRun, for runs without a
 
 
 def run_lesson(script: Path, *flags, in_process: bool = False, out_dir: "Path | None" = None,
-               console_encoding: "str | None" = None) -> LessonRun:
+               console_encoding: "str | None" = None, threads: "int | None" = None) -> LessonRun:
     """`python -W error::DeprecationWarning -W error::FutureWarning script --out-dir D --device cpu
     flags` from WORK_DIR (--device cpu unless the flags name one: the claims are the CPU's).
 
     in_process: run the lesson's code in this process instead (no 2–4 s of imports), with its
     argv, and keep its globals; console_encoding (cp1252, gbk) makes its stdout a strict console
-    of that encoding. A given out_dir runs anew; otherwise one run per (script, flags).
+    of that encoding; threads: the intra-op threads of an in-process run (OMP_NUM_THREADS too, which
+    start_lesson keeps; else it picks its own count). A given out_dir runs anew; otherwise one run
+    per (script, flags, ...).
     """
     flags = tuple(map(str, flags))
-    key = (Path(script), flags, in_process, console_encoding)
+    key = (Path(script), flags, in_process, console_encoding, threads)
     shared = out_dir is None  # a run any test of this process may reuse
     if shared and key in _RUNS:
         return _RUNS[key]
     if in_process:
         out_dir = out_dir or Path(tempfile.mkdtemp(prefix=f"{Path(script).stem}-", dir=TMP_ROOT))
-        run = _run_here(Path(script), flags, Path(out_dir), _argv(script, flags, out_dir), console_encoding)
+        run = _run_here(Path(script), flags, Path(out_dir), _argv(script, flags, out_dir), console_encoding, threads)
     elif shared:
         run = _shared_subprocess_run(Path(script), flags)
     else:
@@ -131,7 +133,7 @@ def _shared_subprocess_run(script: Path, flags: tuple) -> LessonRun:
     return LessonRun(script, flags, folder / "out", returncode, stdout, stderr)
 
 
-def _run_here(script: Path, flags: tuple, out_dir: Path, argv: list, console_encoding) -> LessonRun:
+def _run_here(script: Path, flags: tuple, out_dir: Path, argv: list, console_encoding, threads) -> LessonRun:
     """Execute the lesson's source in a fresh namespace, as `python script argv` would, and put back
     what it changes in this process: argv, sys.path, the exception hook and signal handlers, open
     figures, torch's thread count and deterministic mode. A LessonError (or Ctrl-C, or an OSError)
@@ -150,6 +152,10 @@ def _run_here(script: Path, flags: tuple, out_dir: Path, argv: list, console_enc
              torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     namespace = {"__name__": "__main__", "__file__": str(script), "__builtins__": __builtins__}
+    saved_omp = os.environ.get("OMP_NUM_THREADS")
+    if threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
     sys.argv = argv
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -169,6 +175,10 @@ def _run_here(script: Path, flags: tuple, out_dir: Path, argv: list, console_enc
         sys.argv, sys.path[:], sys.excepthook = saved[0], saved[1], saved[2]
         signal.signal(signal.SIGTERM, saved[3])
         torch.set_num_threads(saved[4])
+        if saved_omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved_omp
         signal.signal(signal.SIGINT, saved[5])
         torch.use_deterministic_algorithms(saved[6], warn_only=saved[7])
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[8:]

@@ -158,6 +158,7 @@ def test_two_launchers_meet_at_a_rendezvous_as_two_machines_would(ddp_runs):
     assert float(PROOF_LINE.search(printed).group(1)) <= 1e-5, printed
 
 
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")  # torch 2.0's own torch.load says it
 def test_a_stopped_run_resumed_ends_with_the_uninterrupted_weights(ddp_runs):
     """B stopped after 2 epochs (two launchers); C resumed its checkpoint on one machine for the
     other 3 epochs; A ran all 5 at once. Same data order, same crops, same steps: the same weights."""

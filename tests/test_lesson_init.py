@@ -35,14 +35,7 @@ def run_on_threads(threads: int, script, *flags):
     """The lesson run inside this process on `threads` intra-op threads: with OMP_NUM_THREADS set,
     the lesson's setup (tools.device.set_cpu_threads) keeps the count torch has. Afterwards the
     variable and the count are put back (the count by run_lesson as well)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OMP_NUM_THREADS", str(threads))
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            run = run_lesson(script, *flags, in_process=True, out_dir=tempfile.mkdtemp(dir=TMP_ROOT))
-        finally:
-            torch.set_num_threads(before)
+    run = run_lesson(script, *flags, in_process=True, threads=threads, out_dir=tempfile.mkdtemp(dir=TMP_ROOT))
     assert run.returncode == 0, run.explain()
     return run
 

@@ -17,7 +17,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from conftest import LESSON_ENV, TMP_ROOT, WORK_DIR, lesson_script, run_lesson
@@ -64,14 +63,7 @@ def tiny_data():
 def on_threads(threads: int, script, *flags, out_dir):
     """An in-process run with `threads` intra-op threads (the test process's count is put back after).
     OMP_NUM_THREADS too: start_lesson keeps the count it names, else it sets its own default."""
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("OMP_NUM_THREADS", str(threads))
-        torch.set_num_threads(threads)
-        try:
-            return run_lesson(script, *flags, in_process=True, out_dir=out_dir)
-        finally:
-            torch.set_num_threads(before)
+    return run_lesson(script, *flags, in_process=True, threads=threads, out_dir=out_dir)
 
 
 def finished(run):

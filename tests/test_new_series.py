@@ -8,7 +8,6 @@ another order move a note or two, so every claim must hold on both), and on a ti
 import shutil
 
 import pytest
-import torch
 
 from conftest import TMP_ROOT, lesson_script, run_lesson
 from tools.metrics import read_figures
@@ -24,15 +23,8 @@ def quick_run(threads: int):
     """04 --quick with `threads` intra-op threads; both runs share TMP_ROOT/quick_data (the out-dirs'
     parent), so the photos are drawn and split once."""
     if threads not in QUICK_RUNS:
-        before = torch.get_num_threads()
-        with pytest.MonkeyPatch.context() as patch:  # start_lesson keeps the count OMP_NUM_THREADS names
-            patch.setenv("OMP_NUM_THREADS", str(threads))
-            torch.set_num_threads(threads)
-            try:
-                QUICK_RUNS[threads] = run_lesson(SCRIPT, "--quick", in_process=True,
-                                                 out_dir=TMP_ROOT / f"04_new_series-{threads}-threads")
-            finally:
-                torch.set_num_threads(before)
+        QUICK_RUNS[threads] = run_lesson(SCRIPT, "--quick", in_process=True, threads=threads,
+                                         out_dir=TMP_ROOT / f"04_new_series-{threads}-threads")
     run = QUICK_RUNS[threads]
     assert run.returncode == 0, run.explain()
     return run
@@ -55,16 +47,18 @@ def tiny_split():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_the_baseline_misreads_the_new_notes_and_augmentation_reads_them(threads):
-    """Measured (--quick, CPU, torch 2.14.1, seeds 1-3): test 100 % with and without augmentation; new
-    notes read as 100 yuan 5/0/0 % without, 85/90/90 % with RandomGrayscale. Margins: wide, but a run
-    where the colour shortcut or its cure disappears fails."""
+    """Measured (--quick, CPU, seeds 1-3, the same on one and two threads): new notes read as 100 yuan
+    5/0/0 % without, 85/90/90 % with RandomGrayscale (torch 2.14.1, Pillow 13, NumPy 1.26 or 2.5); on the
+    oldest set (torch 2.0.1, Pillow 9.5, NumPy 1.24), whose drawn photos differ, 10/0/0 % and 65/90/60 %.
+    Test accuracy 95-100 % on both. Margins: wide enough for both sets, but a run where the colour
+    shortcut or its cure disappears fails (RandomGrayscale(p=0.5) reads 0/0/10 %)."""
     run = quick_run(threads)
     seeds, runs = run.variables["SEEDS"], run.variables["runs"]
     assert seeds == [1, 2, 3] and run.metrics["data_source"] == "synthetic"
     baseline = [result["read_as_100"] for result in runs["baseline"]]
     augmented = [result["read_as_100"] for result in runs["augmented"]]
     assert max(baseline) <= 0.3 and sum(baseline) / 3 <= 0.2, baseline  # most read as 1 yuan, every seed
-    assert min(augmented) >= 0.6 and sum(augmented) / 3 >= 0.75, augmented  # most read right, every seed
+    assert min(augmented) >= 0.5 and sum(augmented) / 3 >= 0.6, augmented  # most read right, every seed
     assert all(a - b >= 0.4 for a, b in zip(augmented, baseline)), (baseline, augmented)
     # The test split cannot see it: (nearly) 100 % with and without augmentation.
     assert min(result["test_acc"] for result in runs["baseline"]) >= 0.9
@@ -82,7 +76,7 @@ def test_the_baseline_misreads_the_new_notes_and_augmentation_reads_them(threads
     # With the probabilities: the baseline is sure of its wrong answer, not hesitating at 0.5.
     p_baseline, p_augmented = runs["baseline"][0]["p100"], runs["augmented"][0]["p100"]
     assert p_baseline.shape == p_augmented.shape == (20,)
-    assert p_baseline.median() < 0.1 and p_augmented.median() > 0.6
+    assert p_baseline.median() < 0.1 and p_augmented.median() > 0.5  # measured 0.0004-0.0033, 0.65-0.85
     assert (p_baseline > 0.5).sum().item() / 20 == baseline[0]
 
 
