@@ -20,9 +20,9 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from lesson_runs import (IS_CONTROLLER, LESSON_ENV, LESSON_SCRIPTS, LESSON_TIMEOUT_S, SESSION_ROOT,  # noqa: E402
-                         TIMING_KEYS, TMP_ROOT, WORK_DIR, LessonRun, lesson_id, lesson_script, run_lesson)
+                         TMP_ROOT, WORK_DIR, LessonRun, lesson_id, lesson_script, run_lesson)
 
-__all__ = ["LESSON_ENV", "LESSON_SCRIPTS", "LESSON_TIMEOUT_S", "REPO_ROOT", "TIMING_KEYS", "TMP_ROOT", "WORK_DIR",
+__all__ = ["LESSON_ENV", "LESSON_SCRIPTS", "LESSON_TIMEOUT_S", "REPO_ROOT", "TMP_ROOT", "WORK_DIR",
            "LessonRun", "lesson_id", "lesson_script", "run_lesson"]
 
 

@@ -25,7 +25,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LESSON_SCRIPTS = sorted(REPO_ROOT.glob("lesson_*/[0-9][0-9]_*.py"))
 LESSON_TIMEOUT_S = 300
-TIMING_KEYS = {"seconds", "images_per_second", "train_seconds"}  # wall-clock values: differ run to run
 # One folder for the whole session, made by the first process (the controller) and inherited by the
 # test processes it starts; each test process works in a subfolder of its own, and the controller
 # removes it all at the end.
